@@ -1,0 +1,41 @@
+/**
+ * Every error the product raises on purpose carries a stable code from this
+ * catalogue, and says whether trying the same thing again can help.
+ */
+export const errorCatalogue = {
+  INVALID_INPUT: { retryable: false, httpStatus: 422 },
+  CONFIG_INVALID: { retryable: false, httpStatus: 500 },
+  ORG_NOT_FOUND: { retryable: false, httpStatus: 404 },
+  EVENT_NOT_FOUND: { retryable: false, httpStatus: 404 },
+  USER_NOT_FOUND: { retryable: false, httpStatus: 404 },
+  IDEMPOTENCY_CONFLICT: { retryable: false, httpStatus: 409 },
+  RESERVATION_NOT_FOUND: { retryable: false, httpStatus: 404 },
+  RESERVATION_NOT_HELD: { retryable: false, httpStatus: 409 },
+  CAPTURE_EXCEEDS_RESERVATION: { retryable: false, httpStatus: 409 },
+  USAGE_TRANSACTION_NOT_FOUND: { retryable: false, httpStatus: 404 },
+  REFUND_EXCEEDS_USAGE: { retryable: false, httpStatus: 409 },
+  LEDGER_APPEND_ONLY: { retryable: false, httpStatus: 500 },
+  LEDGER_INVARIANT_BROKEN: { retryable: false, httpStatus: 500 },
+  DATABASE_CONFLICT: { retryable: true, httpStatus: 503 },
+  DATABASE_UNAVAILABLE: { retryable: true, httpStatus: 503 },
+} as const satisfies Record<string, { retryable: boolean; httpStatus: number }>;
+
+export type ErrorCode = keyof typeof errorCatalogue;
+
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+  readonly details: Readonly<Record<string, unknown>>;
+
+  constructor(code: ErrorCode, message: string, options: { details?: Record<string, unknown>; cause?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.name = "AppError";
+    this.code = code;
+    this.retryable = errorCatalogue[code].retryable;
+    this.details = options.details ?? {};
+  }
+}
+
+export function isAppError(error: unknown, code?: ErrorCode): error is AppError {
+  return error instanceof AppError && (code === undefined || error.code === code);
+}

@@ -1,0 +1,43 @@
+import { z } from "zod";
+
+/** No single ledger operation moves more credits than this; larger is a mistake, not a customer. */
+export const maxCreditsPerOperation = 100_000_000;
+
+const wholeCredits = z
+  .number({ error: (issue) => (issue.input === undefined ? "is required" : "must be a number of credits") })
+  .refine(Number.isFinite, { error: "must be a finite number" })
+  .refine(Number.isInteger, { error: "must be a whole number of credits" })
+  .refine((n) => n <= maxCreditsPerOperation, { error: `must be at most ${maxCreditsPerOperation.toLocaleString("en")}` });
+
+export const positiveCredits = wholeCredits.refine((n) => n > 0, { error: "must be greater than 0" });
+export const creditsNotNegative = wholeCredits.refine((n) => n >= 0, { error: "must not be negative" });
+
+export const orgId = z.uuid({ error: "must be an organisation id (UUID)" });
+export const userId = z.uuid({ error: "must be a user id (UUID)" }).nullish().transform((v) => v ?? null);
+export const eventId = z
+  .number({ error: "must be a numeric event id" })
+  .int({ error: "must be a whole number" })
+  .positive({ error: "must be a positive event id" })
+  .max(2_147_483_647, { error: "is out of range" });
+export const idempotencyKey = z
+  .string({ error: "must be a string" })
+  .min(1, { error: "must not be empty" })
+  .max(200, { error: "must be at most 200 characters" });
+export const reference = z.string().max(500, { error: "must be at most 500 characters" }).nullish().transform((v) => v ?? null);
+export const transactionId = z
+  .union([z.string().regex(/^[1-9][0-9]{0,18}$/), z.bigint().positive()], { error: "must be a transaction id" })
+  .transform(String);
+
+export const additionType = z.enum(["PURCHASE", "ADMIN_GRANT", "FREE_CREDITS"], {
+  error: "must be one of PURCHASE, ADMIN_GRANT, FREE_CREDITS",
+});
+export const usageType = z.enum(["PHOTO_PROCESSING", "AI_IMAGE_ROTATION"], {
+  error: "must be PHOTO_PROCESSING or AI_IMAGE_ROTATION",
+});
+export type AdditionType = z.output<typeof additionType>;
+export type UsageType = z.output<typeof usageType>;
+
+/** What a replay must repeat exactly for the ledger to answer it with the first result. */
+export function fingerprint(operation: string, ...values: unknown[]): string {
+  return JSON.stringify([operation, ...values]);
+}

@@ -1,0 +1,18 @@
+import { z } from "zod";
+
+const currencies = new Set(Intl.supportedValuesOf("currency"));
+const timeZones = new Set(Intl.supportedValuesOf("timeZone"));
+
+export const currencyCode = z
+  .string({ error: "must be an ISO 4217 currency code" })
+  .refine((code) => currencies.has(code), { error: "must be an ISO 4217 currency code such as EUR, JPY or KWD" });
+
+export const timeZone = z
+  .string({ error: "must be an IANA time zone" })
+  .refine((zone) => timeZones.has(zone) || zone === "UTC", { error: "must be an IANA time zone such as Europe/Berlin" });
+
+/** A decimal string such as "0.05": prices are never floats. */
+export const costPerCredit = z
+  .string({ error: "must be a decimal string such as \"0.05\"" })
+  .regex(/^(0|[1-9][0-9]{0,11})(\.[0-9]{1,6})?$/, { error: "must be a positive decimal with at most 6 decimal places" })
+  .refine((value) => /[1-9]/.test(value), { error: "must be greater than 0" });
