@@ -15,6 +15,10 @@ export const ledgerSqlStates: Record<string, ErrorCode> = {
 
 /** Foreign keys whose violation means the caller named something that is not in the org. */
 const missingReferences: Record<string, { code: ErrorCode; describe: (context: LedgerCallContext) => string }> = {
+  reservation_org_id_fkey: {
+    code: "ORG_NOT_FOUND",
+    describe: (c) => `organisation ${String(c.orgId)} not found`,
+  },
   reservation_org_id_event_id_fkey: {
     code: "EVENT_NOT_FOUND",
     describe: (c) => `event ${String(c.eventId)} not found in organisation ${String(c.orgId)}`,

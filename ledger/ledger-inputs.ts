@@ -4,8 +4,7 @@ import { z } from "zod";
 export const maxCreditsPerOperation = 100_000_000;
 
 const wholeCredits = z
-  .number({ error: (issue) => (issue.input === undefined ? "is required" : "must be a number of credits") })
-  .refine(Number.isFinite, { error: "must be a finite number" })
+  .number({ error: (issue) => (issue.input === undefined ? "is required" : "must be a finite number of credits") })
   .refine(Number.isInteger, { error: "must be a whole number of credits" })
   .refine((n) => n <= maxCreditsPerOperation, { error: `must be at most ${maxCreditsPerOperation.toLocaleString("en")}` });
 

@@ -133,9 +133,6 @@ CREATE INDEX "credit_transaction_org_id_type_id_idx" ON "credit_transaction"("or
 CREATE INDEX "credit_transaction_org_id_created_at_idx" ON "credit_transaction"("org_id", "created_at");
 
 -- CreateIndex
-CREATE INDEX "credit_transaction_refund_of_id_idx" ON "credit_transaction"("refund_of_id");
-
--- CreateIndex
 CREATE UNIQUE INDEX "credit_transaction_org_id_idempotency_key_key" ON "credit_transaction"("org_id", "idempotency_key");
 
 -- CreateIndex
@@ -197,6 +194,9 @@ ALTER TABLE "reservation" ADD CONSTRAINT "reservation_org_id_user_id_fkey" FOREI
 -- What Prisma's schema cannot say: invariants, append-only ledger, and the
 -- ledger operations as functions so that each is one round trip.
 -- Lock order everywhere: reservation row, then organisation row, then lots.
+-- The organisation row is the hot one. Functions lock it before inserting rows
+-- that reference it (so their foreign-key checks add no lockers to it), and
+-- FOR NO KEY UPDATE, so creating an event or a user for the org is not blocked.
 -- ---------------------------------------------------------------------------
 
 ALTER TABLE "organisation"
@@ -225,6 +225,7 @@ ALTER TABLE "reservation"
     AND "credits_reserved" >= 0 AND "credits_reserved" <= "credits_requested"
     AND ("credits_captured" IS NULL OR ("credits_captured" >= 0 AND "credits_captured" <= "credits_reserved")));
 
+CREATE INDEX "credit_transaction_refund_of_id_idx" ON "credit_transaction" ("refund_of_id") WHERE "refund_of_id" IS NOT NULL;
 CREATE INDEX "credit_lot_open_idx" ON "credit_lot" ("org_id", "id") WHERE "remaining_credits" > 0;
 
 -- Append-only: the ledger and the lot movements refuse UPDATE, DELETE and TRUNCATE.
@@ -252,10 +253,20 @@ DECLARE
   v_left int := p_credits;
   v_take int;
   v_lot record;
+  v_lot_id bigint;
 BEGIN
+  -- Fast path: the oldest open lot covers the whole usage.
+  UPDATE credit_lot SET remaining_credits = remaining_credits - p_credits
+    WHERE id = (SELECT id FROM credit_lot WHERE org_id = p_org AND remaining_credits > 0 ORDER BY id LIMIT 1)
+      AND remaining_credits >= p_credits
+    RETURNING id INTO v_lot_id;
+  IF FOUND THEN
+    INSERT INTO lot_movement (lot_id, transaction_id, credits) VALUES (v_lot_id, p_transaction, -p_credits);
+    RETURN;
+  END IF;
   FOR v_lot IN
     SELECT id, remaining_credits FROM credit_lot
-    WHERE org_id = p_org AND remaining_credits > 0 ORDER BY id FOR UPDATE
+    WHERE org_id = p_org AND remaining_credits > 0 ORDER BY id FOR NO KEY UPDATE
   LOOP
     v_take := LEAST(v_left, v_lot.remaining_credits);
     UPDATE credit_lot SET remaining_credits = remaining_credits - v_take WHERE id = v_lot.id;
@@ -278,7 +289,7 @@ DECLARE
   v_balance bigint;
   v_transaction bigint;
 BEGIN
-  PERFORM 1 FROM organisation WHERE id = p_org FOR UPDATE;
+  PERFORM 1 FROM organisation WHERE id = p_org FOR NO KEY UPDATE;
   IF NOT FOUND THEN
     RAISE EXCEPTION 'organisation % not found', p_org USING ERRCODE = 'CR001';
   END IF;
@@ -310,7 +321,10 @@ DECLARE
   v_available bigint;
   v_reservation reservation%ROWTYPE;
 BEGIN
-  SELECT o.balance_credits - o.reserved_credits INTO v_available FROM organisation o WHERE o.id = p_org FOR UPDATE;
+  -- The org lock comes first: the insert's foreign-key checks then need no
+  -- lock of their own on the hot row (many lockers of one row are slow).
+  SELECT o.balance_credits - o.reserved_credits INTO v_available
+    FROM organisation o WHERE o.id = p_org FOR NO KEY UPDATE;
   IF NOT FOUND THEN
     RAISE EXCEPTION 'organisation % not found', p_org USING ERRCODE = 'CR001';
   END IF;
@@ -368,22 +382,24 @@ BEGIN
     RAISE EXCEPTION 'cannot capture % credits: reservation "%" holds %', p_credits_used, p_key,
       v_reservation.credits_reserved USING ERRCODE = 'CR005';
   END IF;
+  IF p_credits_used > 0 THEN
+    v_transaction := nextval(pg_get_serial_sequence('credit_transaction', 'id'));
+  END IF;
+  UPDATE reservation r
+    SET status = 'CAPTURED', credits_captured = p_credits_used, usage_transaction_id = v_transaction, settled_at = now()
+    WHERE r.id = v_reservation.id;
   UPDATE organisation
     SET balance_credits = balance_credits - p_credits_used,
         reserved_credits = reserved_credits - v_reservation.credits_reserved
     WHERE id = p_org
     RETURNING balance_credits INTO v_balance;
   IF p_credits_used > 0 THEN
-    INSERT INTO credit_transaction (org_id, type, usage_type, credits, event_id, user_id, balance_after,
+    INSERT INTO credit_transaction (id, org_id, type, usage_type, credits, event_id, user_id, balance_after,
                                     idempotency_key, request_fingerprint, reference)
-      VALUES (p_org, 'USAGE', v_reservation.usage_type, -p_credits_used, v_reservation.event_id, v_reservation.user_id,
-              v_balance, 'capture:' || p_key, v_reservation.request_fingerprint, v_reservation.reference)
-      RETURNING id INTO v_transaction;
+      VALUES (v_transaction, p_org, 'USAGE', v_reservation.usage_type, -p_credits_used, v_reservation.event_id,
+              v_reservation.user_id, v_balance, 'capture:' || p_key, v_reservation.request_fingerprint, v_reservation.reference);
     PERFORM ledger_consume_lots(p_org, v_transaction, p_credits_used);
   END IF;
-  UPDATE reservation
-    SET status = 'CAPTURED', credits_captured = p_credits_used, usage_transaction_id = v_transaction, settled_at = now()
-    WHERE id = v_reservation.id;
   RETURN QUERY SELECT v_transaction, p_credits_used, v_reservation.credits_reserved - p_credits_used, v_balance, false;
 END $$;
 
@@ -446,7 +462,7 @@ DECLARE
   v_give int;
   v_lot record;
 BEGIN
-  PERFORM 1 FROM organisation WHERE id = p_org FOR UPDATE;
+  PERFORM 1 FROM organisation WHERE id = p_org FOR NO KEY UPDATE;
   IF NOT FOUND THEN
     RAISE EXCEPTION 'organisation % not found', p_org USING ERRCODE = 'CR001';
   END IF;
