@@ -17,7 +17,10 @@ export async function migrateDatabase(url: string): Promise<void> {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const { loadConfig } = await import("../core/config.js");
-  const url = loadConfig().DATABASE_URL;
-  await migrateDatabase(url);
-  console.log(`migrations applied to ${new URL(url).pathname.slice(1)}`);
+  const { runCommand } = await import("../core/run-command.js");
+  runCommand(async () => {
+    const url = loadConfig().DATABASE_URL;
+    await migrateDatabase(url);
+    console.log(`migrations applied to ${new URL(url).pathname.slice(1)}`);
+  });
 }
