@@ -11,3 +11,6 @@ export { monthlySummary, type MonthSummary } from "./monthly-summary.js";
 export { usageByEvent, type EventUsage } from "./usage-by-event.js";
 export { creditsUsedBySource } from "./credits-used-by-source.js";
 export { maxCreditsPerOperation, type AdditionType, type UsageType } from "./ledger-inputs.js";
+export { capturePhotoCharges, type PhotoCapture } from "./capture-photo-charges.js";
+export { LedgerBatcher } from "./ledger-batcher.js";
+export { creditsPerPhoto } from "./usage-prices.js";

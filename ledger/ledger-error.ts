@@ -27,6 +27,18 @@ const missingReferences: Record<string, { code: ErrorCode; describe: (context: L
     code: "USER_NOT_FOUND",
     describe: (c) => `user ${String(c.userId)} not found in organisation ${String(c.orgId)}`,
   },
+  photo_charge_org_id_run_id_usage_type_fkey: {
+    code: "USAGE_RUN_NOT_FOUND",
+    describe: (c) => `usage run ${String(c.runId)} not found in organisation ${String(c.orgId)}`,
+  },
+  usage_run_org_id_event_id_fkey: {
+    code: "EVENT_NOT_FOUND",
+    describe: (c) => `event ${String(c.eventId)} not found in organisation ${String(c.orgId)}`,
+  },
+  usage_run_user_fkey: {
+    code: "USER_NOT_FOUND",
+    describe: (c) => `user ${String(c.userId)} not found in organisation ${String(c.orgId)}`,
+  },
   credit_transaction_org_id_user_id_fkey: {
     code: "USER_NOT_FOUND",
     describe: (c) => `user ${String(c.userId)} not found in organisation ${String(c.orgId)}`,

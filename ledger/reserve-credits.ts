@@ -33,25 +33,42 @@ export interface Reservation {
  * type, event, user, reference), so capturing it needs only the amount used.
  */
 export async function reserveCredits(db: Database, request: ReserveCreditsInput): Promise<Reservation> {
-  const hold = parseInput(reserveCreditsInput, request, "reservation");
-  const [row] = await callLedgerFunction<{
-    reservation_id: string; credits_reserved: number; status: Reservation["status"]; expires_at: Date; replayed: boolean;
-  }>(
+  return reservePrepared(db, prepareReservation(request));
+}
+
+export async function reservePrepared(db: Database, hold: PreparedReservation): Promise<Reservation> {
+  const [row] = await callLedgerFunction<ReservationRow>(
     db,
     "SELECT * FROM ledger_reserve($1, $2, $3, $4, $5::usage_type, $6, $7, $8, $9)",
-    [
-      hold.orgId, hold.key,
-      input.fingerprint("reserve", hold.credits, hold.usageType, hold.eventId, hold.userId, hold.reference),
-      hold.credits, hold.usageType, hold.eventId, hold.userId, hold.reference, hold.ttlMs,
-    ],
-    { orgId: hold.orgId, key: hold.key, eventId: hold.eventId, userId: hold.userId },
+    [hold.orgId, hold.key, hold.fingerprint, hold.credits, hold.usageType, hold.eventId, hold.userId, hold.reference, hold.ttlMs],
+    reservationContext(hold),
   );
+  return toReservation(hold, row!);
+}
+
+export type PreparedReservation = z.output<typeof reserveCreditsInput> & { fingerprint: string };
+
+export interface ReservationRow {
+  reservation_id: string; credits_reserved: number; status: Reservation["status"]; expires_at: Date; replayed: boolean;
+}
+
+/** Validates a request and computes what a replay of it must match. */
+export function prepareReservation(request: ReserveCreditsInput): PreparedReservation {
+  const hold = parseInput(reserveCreditsInput, request, "reservation");
+  return { ...hold, fingerprint: input.fingerprint("reserve", hold.credits, hold.usageType, hold.eventId, hold.userId, hold.reference) };
+}
+
+export function reservationContext(hold: PreparedReservation) {
+  return { orgId: hold.orgId, key: hold.key, eventId: hold.eventId, userId: hold.userId };
+}
+
+export function toReservation(hold: PreparedReservation, row: ReservationRow): Reservation {
   return {
-    reservationId: row!.reservation_id,
+    reservationId: row.reservation_id,
     creditsRequested: hold.credits,
-    creditsReserved: row!.credits_reserved,
-    status: row!.status,
-    expiresAt: row!.expires_at,
-    replayed: row!.replayed,
+    creditsReserved: row.credits_reserved,
+    status: row.status,
+    expiresAt: row.expires_at,
+    replayed: row.replayed,
   };
 }
