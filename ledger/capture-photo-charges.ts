@@ -11,6 +11,10 @@ export const capturePhotoChargesInput = z.strictObject({
   runId: input.idempotencyKey,
   photoIds: z.array(z.string().min(1).max(200)).max(10_000),
   creditsPerPhoto: z.number().int().positive(),
+  /** Photos of this segment that failed to process: recorded on the run, not charged. */
+  failedPhotoIds: z.array(z.string().min(1).max(200)).max(10_000).default([]),
+  /** This was the run's last segment: the run is marked completed with its charges. */
+  runDone: z.boolean().default(false),
 });
 export type CapturePhotoChargesInput = z.input<typeof capturePhotoChargesInput>;
 
@@ -56,8 +60,8 @@ export type PreparedPhotoCapture = z.output<typeof capturePhotoChargesInput>;
 export async function capturePreparedPhotoCharges(db: Database, capture: PreparedPhotoCapture): Promise<PhotoCapture> {
   const [row] = await callLedgerFunction<PhotoCaptureRow>(
     db,
-    "SELECT * FROM ledger_capture_photos($1, $2, $3, $4::text[], $5)",
-    [capture.orgId, capture.key, capture.runId, capture.photoIds, capture.creditsPerPhoto],
+    "SELECT * FROM ledger_capture_photos($1, $2, $3, $4::text[], $5, $6::text[], $7)",
+    [capture.orgId, capture.key, capture.runId, capture.photoIds, capture.creditsPerPhoto, capture.failedPhotoIds, capture.runDone],
     { orgId: capture.orgId, key: capture.key, runId: capture.runId },
   );
   return toPhotoCapture(row!);

@@ -1,4 +1,5 @@
 import type { Database } from "../prisma/database.js";
+import { BatchLane } from "../core/batch-lane.js";
 import { parseInput } from "../core/validation.js";
 import { callLedgerFunction } from "./call-ledger-function.js";
 import {
@@ -9,66 +10,6 @@ import {
   prepareReservation, reservePrepared, toReservation,
   type PreparedReservation, type Reservation, type ReservationRow, type ReserveCreditsInput,
 } from "./reserve-credits.js";
-
-interface Pending<Request, Result> {
-  request: Request;
-  resolve(result: Result): void;
-  reject(error: unknown): void;
-}
-
-/**
- * Sends what concurrent callers ask of one kind at the same moment as one
- * statement: whatever queued while the previous batch was in flight, up to
- * `maxBatchSize`. Under light load a request goes alone, at once.
- */
-class BatchLane<Request extends { orgId: string; key: string }, Result> {
-  private readonly queue: Pending<Request, Result>[] = [];
-  private inFlight = 0;
-
-  constructor(
-    private readonly options: { maxBatchSize: number; maxInFlight: number },
-    private readonly runBatch: (requests: Request[]) => Promise<Result[]>,
-    private readonly runOne: (request: Request) => Promise<Result>,
-  ) {}
-
-  submit(request: Request): Promise<Result> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ request, resolve, reject });
-      this.pump();
-    });
-  }
-
-  private pump(): void {
-    while (this.inFlight < this.options.maxInFlight && this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.options.maxBatchSize);
-      this.inFlight += 1;
-      void this.flush(batch).finally(() => {
-        this.inFlight -= 1;
-        this.pump();
-      });
-    }
-  }
-
-  private async flush(batch: Pending<Request, Result>[]): Promise<void> {
-    if (batch.length === 1) {
-      const [only] = batch as [Pending<Request, Result>];
-      await this.runOne(only.request).then(only.resolve, only.reject);
-      return;
-    }
-    // One lock order for every batch (org, then key) so concurrent batches cannot deadlock.
-    batch.sort((a, b) => compare(a.request.orgId, b.request.orgId) || compare(a.request.key, b.request.key));
-    try {
-      const results = await this.runBatch(batch.map((pending) => pending.request));
-      batch.forEach((pending, index) => pending.resolve(results[index]!));
-    } catch {
-      // One bad request fails the whole statement; run each alone so that
-      // every caller gets its own result or its own error.
-      await Promise.all(batch.map((pending) => this.runOne(pending.request).then(pending.resolve, pending.reject)));
-    }
-  }
-}
-
-const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /** The ledger's hot path for the metering workers: reservations and photo captures, batched. */
 export class LedgerBatcher {

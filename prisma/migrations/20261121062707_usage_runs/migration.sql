@@ -2,7 +2,8 @@
 CREATE TYPE "usage_run_status" AS ENUM ('QUEUED', 'RUNNING', 'PARKED', 'COMPLETED', 'FAILED');
 
 -- AlterTable
-ALTER TABLE "organisation" ADD COLUMN     "paused_at" TIMESTAMPTZ(3);
+ALTER TABLE "organisation" ADD COLUMN     "paused_after_transaction_id" BIGINT,
+ADD COLUMN     "paused_at" TIMESTAMPTZ(3);
 
 -- CreateTable
 CREATE TABLE "usage_run" (
@@ -16,7 +17,6 @@ CREATE TABLE "usage_run" (
     "status" "usage_run_status" NOT NULL DEFAULT 'QUEUED',
     "failed_photo_ids" TEXT[] DEFAULT ARRAY[]::TEXT[],
     "sequence" BIGSERIAL NOT NULL,
-    "segments_started" INTEGER NOT NULL DEFAULT 0,
     "enqueued_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
     "parked_at" TIMESTAMPTZ(3),
     "completed_at" TIMESTAMPTZ(3),
@@ -138,12 +138,16 @@ BEGIN
     ledger_settle_reservation(v_reservation, p_credits_used, v_transaction), false;
 END $$;
 
--- Charges the photos of a run that were processed under a held reservation.
--- A photo already charged for this run and usage type is not charged again:
--- the photo_charge primary key is the fence, whoever retries.
-CREATE FUNCTION ledger_capture_photos(p_org uuid, p_key text, p_run_id text, p_photo_ids text[], p_credits_per_photo int)
-RETURNS TABLE (transaction_id bigint, photos_charged int, credits_captured int, credits_released int,
-               balance_after bigint, replayed boolean)
+-- Settles one segment of a usage run: charges the photos processed under a
+-- held reservation, records the photos that failed, and marks the run
+-- completed when this was its last segment, in one transaction. A photo
+-- already charged for this run and usage type is not charged again: the
+-- photo_charge primary key is the fence, whoever retries.
+CREATE FUNCTION ledger_capture_photos(
+  p_org uuid, p_key text, p_run_id text, p_photo_ids text[], p_credits_per_photo int,
+  p_failed_photo_ids text[], p_run_done boolean
+) RETURNS TABLE (transaction_id bigint, photos_charged int, credits_captured int, credits_released int,
+                 balance_after bigint, replayed boolean)
 LANGUAGE plpgsql AS $$
 DECLARE
   v_reservation reservation%ROWTYPE;
@@ -185,6 +189,13 @@ BEGIN
   IF v_used = 0 THEN
     v_transaction := NULL;
   END IF;
+  UPDATE usage_run u
+    SET failed_photo_ids = CASE WHEN cardinality(p_failed_photo_ids) = 0 THEN u.failed_photo_ids
+                                ELSE ARRAY(SELECT DISTINCT f FROM unnest(u.failed_photo_ids || p_failed_photo_ids) AS f) END,
+        status = CASE WHEN p_run_done THEN 'COMPLETED'::usage_run_status ELSE u.status END,
+        completed_at = CASE WHEN p_run_done THEN now() ELSE u.completed_at END,
+        updated_at = now()
+    WHERE u.org_id = p_org AND u.run_id = p_run_id AND u.usage_type = v_reservation.usage_type;
   RETURN QUERY SELECT v_transaction, v_charged, v_used, v_reservation.credits_reserved - v_used,
     ledger_settle_reservation(v_reservation, v_used, v_transaction), false;
 END $$;
@@ -218,8 +229,42 @@ BEGIN
   FOR v_request, v_index IN SELECT value, ordinality::int - 1 FROM jsonb_array_elements(p_requests) WITH ORDINALITY LOOP
     RETURN QUERY SELECT v_index, x.* FROM ledger_capture_photos(
       (v_request->>'orgId')::uuid, v_request->>'key', v_request->>'runId',
-      ARRAY(SELECT jsonb_array_elements_text(v_request->'photoIds')), (v_request->>'creditsPerPhoto')::int) AS x;
+      ARRAY(SELECT jsonb_array_elements_text(v_request->'photoIds')), (v_request->>'creditsPerPhoto')::int,
+      ARRAY(SELECT jsonb_array_elements_text(v_request->'failedPhotoIds')), (v_request->>'runDone')::boolean) AS x;
   END LOOP;
 END $$;
 
 ALTER TABLE "usage_run" ADD CONSTRAINT "usage_run_user_fkey" FOREIGN KEY ("org_id", "user_id") REFERENCES "app_user" ("org_id", "id");
+
+-- Starts (or restarts) usage runs for the metering workers, many per call:
+-- records each run (idempotently, by org, run id and usage type) as RUNNING
+-- unless it is finished, and says what the worker needs to continue it.
+CREATE FUNCTION metering_start_runs(p_runs jsonb)
+RETURNS TABLE (request_index int, status usage_run_status, fingerprint_matches boolean, charged_photo_ids text[],
+               failed_photo_ids text[], must_park boolean, stale_hold_keys text[])
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_run jsonb;
+  v_index int;
+  v_row usage_run%ROWTYPE;
+BEGIN
+  FOR v_run, v_index IN SELECT value, ordinality::int - 1 FROM jsonb_array_elements(p_runs) WITH ORDINALITY LOOP
+    INSERT INTO usage_run AS u (org_id, run_id, usage_type, event_id, user_id, photo_ids, request_fingerprint, status)
+      VALUES ((v_run->>'orgId')::uuid, v_run->>'runId', (v_run->>'kind')::usage_type, (v_run->>'eventId')::int,
+              (v_run->>'userId')::uuid, ARRAY(SELECT jsonb_array_elements_text(v_run->'photoIds')),
+              v_run->>'fingerprint', 'RUNNING')
+      ON CONFLICT (org_id, run_id, usage_type) DO UPDATE
+        SET status = CASE WHEN u.status IN ('COMPLETED', 'FAILED') THEN u.status ELSE 'RUNNING'::usage_run_status END,
+            parked_at = CASE WHEN u.status IN ('COMPLETED', 'FAILED') THEN u.parked_at END,
+            updated_at = now()
+      RETURNING * INTO v_row;
+    RETURN QUERY SELECT v_index, v_row.status, v_row.request_fingerprint = v_run->>'fingerprint',
+      ARRAY(SELECT c.photo_id FROM photo_charge c
+            WHERE c.org_id = v_row.org_id AND c.run_id = v_row.run_id AND c.usage_type = v_row.usage_type),
+      v_row.failed_photo_ids,
+      EXISTS (SELECT 1 FROM organisation o WHERE o.id = v_row.org_id AND o.processing_state = 'PAUSED')
+        OR EXISTS (SELECT 1 FROM usage_run p WHERE p.org_id = v_row.org_id AND p.status = 'PARKED' AND p.sequence < v_row.sequence),
+      ARRAY(SELECT r.key FROM reservation r
+            WHERE r.org_id = v_row.org_id AND r.reference = v_row.run_id AND r.usage_type = v_row.usage_type AND r.status = 'HELD');
+  END LOOP;
+END $$;

@@ -1,0 +1,48 @@
+/**
+ * npm run workers: the metering worker process. Stops gracefully on SIGTERM
+ * or SIGINT: jobs in hand finish (or go back to the queue), then connections close.
+ */
+import { loadConfig } from "../core/config.js";
+import { createLogger } from "../core/logger.js";
+import { createMailer } from "../core/mailer.js";
+import { runCommand } from "../core/run-command.js";
+import { createDatabase } from "../prisma/database.js";
+import { createPhotoProcessor } from "./create-photo-processor.js";
+import { queueSettings } from "./metering-queues.js";
+import { startMeteringWorkers } from "./metering-workers.js";
+
+runCommand(async () => {
+  const config = loadConfig();
+  const logger = createLogger({ level: config.LOG_LEVEL, name: "workers" });
+  const db = createDatabase({ url: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE });
+  const mailer = createMailer(config);
+  const workers = startMeteringWorkers({
+    db, logger, mailer,
+    queues: queueSettings(config),
+    processor: createPhotoProcessor(config),
+    concurrency: config.WORKER_CONCURRENCY,
+    segmentPhotos: config.METERING_SEGMENT_PHOTOS,
+    reservationTtlMs: config.RESERVATION_TTL_MS,
+    supervisorIntervalMs: config.SUPERVISOR_INTERVAL_MS,
+    reconcileAfterMs: config.RECONCILE_AFTER_MS,
+    lockDurationMs: config.WORKER_LOCK_DURATION_MS,
+  });
+  logger.info({ concurrency: config.WORKER_CONCURRENCY, processor: config.PHOTO_PROCESSOR, queuePrefix: config.QUEUE_PREFIX }, "workers started");
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "stopping: finishing jobs in hand");
+    void workers.close()
+      .then(() => db.close())
+      .then(() => mailer.close())
+      .then(() => logger.info("stopped"))
+      .catch((error: unknown) => {
+        logger.error({ err: error }, "unclean stop");
+        process.exitCode = 1;
+      });
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+});

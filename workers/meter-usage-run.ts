@@ -1,0 +1,123 @@
+import { AppError } from "../core/errors.js";
+import type { Logger } from "../core/logger.js";
+import { releaseReservation } from "../ledger/release-reservation.js";
+import type { LedgerBatcher } from "../ledger/ledger-batcher.js";
+import { creditsPerPhoto } from "../ledger/usage-prices.js";
+import type { Database } from "../prisma/database.js";
+import { completeUsageRun, mustPark, parkUsageRun, pauseIfOutOfCredits } from "./org-processing-state.js";
+import type { PhotoProcessor, PhotoResults } from "./photo-processor.js";
+import type { UsageRunStarter } from "./start-usage-runs.js";
+import type { UsageRunPayload } from "./usage-run-payload.js";
+
+export interface MeteringDependencies {
+  db: Database;
+  ledger: LedgerBatcher;
+  runStarter: UsageRunStarter;
+  processor: PhotoProcessor;
+  segmentPhotos: number;
+  reservationTtlMs: number;
+  /** Called once per pause, by the execution that paused the org. */
+  onOrgPaused(orgId: string, pausedAt: Date): Promise<void>;
+}
+
+export interface MeteringOutcome {
+  outcome: "completed" | "parked" | "already-finished";
+  /** Charged by this execution; photos charged by an earlier one are not charged again. */
+  photosCharged: number;
+  photosFailed: number;
+  photosLeft: number;
+}
+
+/**
+ * Meters one execution of a usage run: for each segment, reserve credits for
+ * the photos about to be processed (as many as the balance allows), process
+ * them, charge what was processed and release the rest. Photos that an
+ * earlier execution charged or saw fail are skipped. When the credits run
+ * out the run parks and the org pauses.
+ */
+export async function meterUsageRun(
+  deps: MeteringDependencies,
+  run: UsageRunPayload,
+  execution: { id: string; logger: Logger },
+): Promise<MeteringOutcome> {
+  const started = await deps.runStarter.start(run);
+  if (!started.fingerprintMatches) {
+    throw new AppError("IDEMPOTENCY_CONFLICT", `run "${run.runId}" (${run.kind}) is already recorded with other photos, event or user`);
+  }
+  if (started.status === "COMPLETED" || started.status === "FAILED") {
+    return { outcome: "already-finished", photosCharged: 0, photosFailed: 0, photosLeft: 0 };
+  }
+  for (const key of started.staleHoldKeys) {
+    await releaseReservation(deps.db, { orgId: run.orgId, key });
+    execution.logger.info({ reservationKey: key }, "released a hold left by an earlier execution");
+  }
+
+  const settled = new Set([...started.chargedPhotoIds, ...started.failedPhotoIds]);
+  let pending = run.photoIds.filter((photoId) => !settled.has(photoId));
+  const outcome: MeteringOutcome = { outcome: "completed", photosCharged: 0, photosFailed: 0, photosLeft: pending.length };
+  if (pending.length === 0) {
+    await completeUsageRun(deps.db, run);
+    return outcome;
+  }
+  if (started.mustPark) return park(deps, run, outcome);
+
+  const price = creditsPerPhoto[run.kind];
+  for (let segment = 0; pending.length > 0; segment++) {
+    if (segment > 0 && (await mustPark(deps.db, run))) return park(deps, run, outcome);
+    const wanted = pending.slice(0, deps.segmentPhotos);
+    const key = `${run.runId}.${run.kind}.${execution.id}.${segment}`;
+    const hold = await deps.ledger.reserve({
+      orgId: run.orgId, key, credits: wanted.length * price, usageType: run.kind, eventId: run.eventId,
+      userId: run.userId, reference: run.runId, ttlMs: deps.reservationTtlMs,
+    });
+    const affordable = wanted.slice(0, Math.floor(hold.creditsReserved / price));
+    const results = affordable.length > 0 ? await processSegment(deps, run, key, affordable) : { processed: [], failed: [] };
+    pending = pending.slice(affordable.length);
+    const capture = await deps.ledger.capturePhotos({
+      orgId: run.orgId, key, runId: run.runId, photoIds: results.processed, creditsPerPhoto: price,
+      failedPhotoIds: results.failed.map((failure) => failure.photoId), runDone: pending.length === 0,
+    });
+    outcome.photosCharged += capture.photosCharged;
+    outcome.photosFailed += results.failed.length;
+    outcome.photosLeft = pending.length;
+    execution.logger.debug(
+      { segment, reserved: hold.creditsReserved, charged: capture.photosCharged, failed: results.failed.length, left: pending.length },
+      "segment settled",
+    );
+    if (affordable.length < wanted.length) {
+      const pausedAt = await pauseIfOutOfCredits(deps.db, run.orgId, price);
+      if (pausedAt) {
+        execution.logger.warn({ pausedAt }, "organisation is out of credits: processing paused");
+        await deps.onOrgPaused(run.orgId, pausedAt);
+      }
+      return park(deps, run, outcome);
+    }
+  }
+  return outcome;
+}
+
+async function processSegment(deps: MeteringDependencies, run: UsageRunPayload, key: string, photoIds: string[]): Promise<PhotoResults> {
+  let reported: PhotoResults;
+  try {
+    reported = await deps.processor.process({ orgId: run.orgId, eventId: run.eventId, kind: run.kind, photoIds });
+  } catch (error) {
+    await releaseReservation(deps.db, { orgId: run.orgId, key }).catch(() => {});
+    throw new AppError("PHOTO_PROCESSOR_FAILED", `photo processor failed: ${(error as Error).message}`, { cause: error });
+  }
+  // Charge only photos of this segment that the processor says it processed;
+  // a photo it does not account for counts as failed.
+  const inSegment = new Set(photoIds);
+  const processed = [...new Set(reported.processed.filter((photoId) => inSegment.has(photoId)))];
+  const accounted = new Set(processed);
+  const failed = reported.failed.filter((failure) => inSegment.has(failure.photoId) && !accounted.has(failure.photoId));
+  for (const failure of failed) accounted.add(failure.photoId);
+  for (const photoId of photoIds) {
+    if (!accounted.has(photoId)) failed.push({ photoId, reason: "not reported by the photo processor" });
+  }
+  return { processed, failed };
+}
+
+async function park(deps: MeteringDependencies, run: UsageRunPayload, outcome: MeteringOutcome): Promise<MeteringOutcome> {
+  await parkUsageRun(deps.db, run);
+  return { ...outcome, outcome: "parked" };
+}

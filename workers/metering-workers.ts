@@ -1,0 +1,120 @@
+import { randomUUID } from "node:crypto";
+import { Queue, Worker } from "bullmq";
+import type { Logger } from "../core/logger.js";
+import type { Mailer } from "../core/mailer.js";
+import { parseInput } from "../core/validation.js";
+import { LedgerBatcher } from "../ledger/ledger-batcher.js";
+import type { Database } from "../prisma/database.js";
+import { handleJob } from "./handle-job.js";
+import { meterUsageRun, type MeteringOutcome } from "./meter-usage-run.js";
+import { createMeteringQueue, meteringQueueName, notificationQueueName, type QueueSettings } from "./metering-queues.js";
+import { superviseMetering } from "./metering-supervisor.js";
+import {
+  notifyProcessingPaused, processingPausedJobId, processingPausedPayload, type ProcessingPausedPayload,
+} from "./notify-processing-paused.js";
+import { failUsageRun } from "./org-processing-state.js";
+import type { PhotoProcessor } from "./photo-processor.js";
+import { UsageRunStarter } from "./start-usage-runs.js";
+import { usageRunPayload, type UsageRunPayload } from "./usage-run-payload.js";
+
+export interface MeteringWorkerOptions {
+  db: Database;
+  queues: QueueSettings;
+  processor: PhotoProcessor;
+  mailer: Mailer;
+  logger: Logger;
+  concurrency: number;
+  segmentPhotos: number;
+  reservationTtlMs: number;
+  supervisorIntervalMs: number;
+  reconcileAfterMs: number;
+  /** How long a job is ours without renewing its lock; a dead worker's jobs return after it. */
+  lockDurationMs?: number;
+}
+
+export interface MeteringWorkers {
+  /** Finishes the jobs in hand (or hands them back), stops the supervisor, closes connections. */
+  close(): Promise<void>;
+}
+
+/** Everything a metering worker process runs: the run and notification workers and the supervisor. */
+export function startMeteringWorkers(options: MeteringWorkerOptions): MeteringWorkers {
+  const { db, logger } = options;
+  const connection = { connection: options.queues.connection, prefix: options.queues.prefix };
+  const meteringQueue = createMeteringQueue(options.queues);
+  const notificationQueue = new Queue<ProcessingPausedPayload>(notificationQueueName, connection);
+  const ledger = new LedgerBatcher(db);
+  const runStarter = new UsageRunStarter(db);
+
+  const meteringDeps = {
+    db, ledger, runStarter, processor: options.processor,
+    segmentPhotos: options.segmentPhotos, reservationTtlMs: options.reservationTtlMs,
+    async onOrgPaused(orgId: string, pausedAt: Date) {
+      const payload = { orgId, pausedAt: pausedAt.toISOString() };
+      await notificationQueue.add("processing-paused", payload, {
+        jobId: processingPausedJobId(payload), attempts: 10, backoff: { type: "exponential", delay: 5_000 },
+        removeOnComplete: { age: 30 * 24 * 3600 }, removeOnFail: false,
+      });
+    },
+  };
+
+  const meteringWorker = new Worker<UsageRunPayload, MeteringOutcome>(
+    meteringQueueName,
+    handleJob(
+      logger,
+      async (job, log) => {
+        const run = parseInput(usageRunPayload, job.data, "usage run job");
+        const outcome = await meterUsageRun(meteringDeps, run, { id: randomUUID().slice(0, 8), logger: log });
+        log.info(outcome, `run ${outcome.outcome}`);
+        return outcome;
+      },
+      async (job, error) => {
+        const run = usageRunPayload.safeParse(job.data);
+        if (run.success) await failUsageRun(db, run.data, (error as Error).message);
+      },
+    ),
+    {
+      ...connection, concurrency: options.concurrency,
+      lockDuration: options.lockDurationMs ?? 30_000, maxStalledCount: 5,
+    },
+  );
+  const notificationWorker = new Worker<ProcessingPausedPayload>(
+    notificationQueueName,
+    handleJob(logger, async (job, log) => {
+      const payload = parseInput(processingPausedPayload, job.data, "processing-paused job");
+      const { recipients } = await notifyProcessingPaused({ db, mailer: options.mailer, logger: log }, payload);
+      log.info({ recipients }, "processing-paused email sent");
+    }),
+    { ...connection, concurrency: 4 },
+  );
+  for (const worker of [meteringWorker, notificationWorker]) {
+    worker.on("error", (error) => logger.error({ err: error }, "worker error"));
+  }
+
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let tick: Promise<void> = Promise.resolve();
+  const supervise = () => {
+    tick = superviseMetering({ db, queue: meteringQueue, logger }, { reconcileAfterMs: options.reconcileAfterMs })
+      .then((result) => {
+        if (result.expiredHolds + result.resumedOrgs.length + result.requeuedRuns + result.recoveredRuns > 0) {
+          logger.info(result, "metering supervisor tick");
+        }
+      })
+      .catch((error: unknown) => logger.error({ err: error }, "metering supervisor tick failed"))
+      .finally(() => {
+        if (!stopped) timer = setTimeout(supervise, options.supervisorIntervalMs);
+      });
+  };
+  supervise();
+
+  return {
+    async close() {
+      stopped = true;
+      clearTimeout(timer);
+      await tick;
+      await Promise.all([meteringWorker.close(), notificationWorker.close()]);
+      await Promise.all([meteringQueue.close(), notificationQueue.close()]);
+    },
+  };
+}

@@ -1,0 +1,50 @@
+import { z } from "zod";
+import type { Mailer } from "../core/mailer.js";
+import type { Logger } from "../core/logger.js";
+import type { Database } from "../prisma/database.js";
+import { orgId } from "../ledger/ledger-inputs.js";
+
+export const processingPausedPayload = z.strictObject({ orgId, pausedAt: z.iso.datetime() });
+export type ProcessingPausedPayload = z.output<typeof processingPausedPayload>;
+
+/** One job per pause: the id is the org and the instant it paused. */
+export function processingPausedJobId(payload: ProcessingPausedPayload): string {
+  return `paused.${payload.orgId}.${Date.parse(payload.pausedAt)}`;
+}
+
+/** Tells the org's admins (not its operators) that processing paused for want of credits. */
+export async function notifyProcessingPaused(
+  deps: { db: Database; mailer: Mailer; logger: Logger },
+  payload: ProcessingPausedPayload,
+): Promise<{ recipients: number }> {
+  const org = await deps.db.prisma.organisation.findUnique({
+    where: { id: payload.orgId },
+    select: { name: true, users: { where: { role: "ADMIN" }, select: { email: true, name: true } } },
+  });
+  if (!org || org.users.length === 0) {
+    deps.logger.warn({ orgId: payload.orgId }, "processing paused but the organisation has no admin to tell");
+    return { recipients: 0 };
+  }
+  const parked = await deps.db.pool.query<{ runs: string; photos: string }>(
+    `SELECT count(*) AS runs, COALESCE(sum(cardinality(photo_ids)), 0) AS photos FROM usage_run WHERE org_id = $1 AND status = 'PARKED'`,
+    [payload.orgId],
+  );
+  const { runs, photos } = parked.rows[0]!;
+  const text = [
+    `Photo processing for ${org.name} is paused: the organisation has run out of credits.`,
+    "",
+    `${runs} processing run(s) are waiting, nothing is lost. Buy credits and processing resumes by itself where it stopped.`,
+  ].join("\n");
+  await deps.mailer.send({
+    to: org.users.map((user) => ({ name: user.name, address: user.email })),
+    subject: `Processing paused for ${org.name}: out of credits`,
+    text,
+    html: `<p>Photo processing for <strong>${escapeHtml(org.name)}</strong> is paused: the organisation has run out of credits.</p>
+<p>${escapeHtml(runs)} processing run(s) (up to ${escapeHtml(photos)} photos) are waiting; nothing is lost. Buy credits and processing resumes by itself where it stopped.</p>`,
+  });
+  return { recipients: org.users.length };
+}
+
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
+}
