@@ -33,12 +33,7 @@ export async function enqueueUsageRun(deps: { db: Database; queue: Queue<UsageRu
     );
     row = result.rows[0];
   } catch (error) {
-    const typed = toLedgerError(error, context);
-    if (typed instanceof AppError && typed.code === "EVENT_NOT_FOUND") {
-      const org = await deps.db.pool.query("SELECT 1 FROM organisation WHERE id = $1", [run.orgId]);
-      if (org.rowCount === 0) throw new AppError("ORG_NOT_FOUND", `organisation ${run.orgId} not found`, { details: context });
-    }
-    throw typed;
+    throw await explainMissingEvent(deps.db, toLedgerError(error, context), run.orgId);
   }
   if (row!.request_fingerprint !== runFingerprint) {
     throw new AppError("IDEMPOTENCY_CONFLICT", `run "${run.runId}" (${run.kind}) was already enqueued with other photos, event or user`, {
@@ -58,4 +53,11 @@ export async function enqueueUsageRun(deps: { db: Database; queue: Queue<UsageRu
     }
   }
   return { jobId, status: row!.status, alreadyKnown: !row!.inserted };
+}
+
+/** An event that is "not found in the org" may be so because the org itself does not exist: say which. */
+export async function explainMissingEvent(db: Database, error: unknown, orgId: string): Promise<unknown> {
+  if (!(error instanceof AppError) || error.code !== "EVENT_NOT_FOUND") return error;
+  const org = await db.pool.query("SELECT 1 FROM organisation WHERE id = $1", [orgId]);
+  return org.rowCount === 0 ? new AppError("ORG_NOT_FOUND", `organisation ${orgId} not found`, { details: error.details, cause: error }) : error;
 }

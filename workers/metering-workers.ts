@@ -75,7 +75,8 @@ export function startMeteringWorkers(options: MeteringWorkerOptions): MeteringWo
     ),
     {
       ...connection, concurrency: options.concurrency,
-      lockDuration: options.lockDurationMs ?? 30_000, maxStalledCount: 5,
+      // A dead worker's jobs are noticed within one lock duration and handed to a live one.
+      lockDuration: options.lockDurationMs ?? 30_000, stalledInterval: options.lockDurationMs ?? 30_000, maxStalledCount: 5,
     },
   );
   const notificationWorker = new Worker<ProcessingPausedPayload>(

@@ -1,6 +1,7 @@
 import { BatchLane } from "../core/batch-lane.js";
 import { callLedgerFunction } from "../ledger/call-ledger-function.js";
 import type { Database } from "../prisma/database.js";
+import { explainMissingEvent } from "./enqueue-usage-run.js";
 import { usageRunFingerprint } from "./metering-queues.js";
 import type { UsageRunPayload } from "./usage-run-payload.js";
 
@@ -47,7 +48,14 @@ export class UsageRunStarter {
       }
       return ordered;
     };
-    this.lane = new BatchLane({ maxBatchSize: options.maxBatchSize ?? 100, maxInFlight: 2 }, call, async (run) => (await call([run]))[0]!);
+    const startOne = async (run: StartRequest) => {
+      try {
+        return (await call([run]))[0]!;
+      } catch (error) {
+        throw await explainMissingEvent(db, error, run.orgId);
+      }
+    };
+    this.lane = new BatchLane({ maxBatchSize: options.maxBatchSize ?? 100, maxInFlight: 2 }, call, startOne);
   }
 
   start(run: UsageRunPayload): Promise<StartedRun> {
