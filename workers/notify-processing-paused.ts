@@ -25,22 +25,19 @@ export async function notifyProcessingPaused(
     deps.logger.warn({ orgId: payload.orgId }, "processing paused but the organisation has no admin to tell");
     return { recipients: 0 };
   }
-  const parked = await deps.db.pool.query<{ runs: string; photos: string }>(
-    `SELECT count(*) AS runs, COALESCE(sum(cardinality(photo_ids)), 0) AS photos FROM usage_run WHERE org_id = $1 AND status = 'PARKED'`,
-    [payload.orgId],
-  );
-  const { runs, photos } = parked.rows[0]!;
   const text = [
     `Photo processing for ${org.name} is paused: the organisation has run out of credits.`,
     "",
-    `${runs} processing run(s) are waiting, nothing is lost. Buy credits and processing resumes by itself where it stopped.`,
+    "Runs in progress and any new ones wait; nothing is lost and no photo is charged twice.",
+    "Buy credits and processing resumes by itself where it stopped.",
   ].join("\n");
   await deps.mailer.send({
     to: org.users.map((user) => ({ name: user.name, address: user.email })),
     subject: `Processing paused for ${org.name}: out of credits`,
     text,
     html: `<p>Photo processing for <strong>${escapeHtml(org.name)}</strong> is paused: the organisation has run out of credits.</p>
-<p>${escapeHtml(runs)} processing run(s) (up to ${escapeHtml(photos)} photos) are waiting; nothing is lost. Buy credits and processing resumes by itself where it stopped.</p>`,
+<p>Runs in progress and any new ones wait; nothing is lost and no photo is charged twice.
+Buy credits and processing resumes by itself where it stopped.</p>`,
   });
   return { recipients: org.users.length };
 }
