@@ -13,6 +13,8 @@ import { migrateDatabase } from "../prisma/migrate.js";
 import { formatTable } from "../demo/print-table.js";
 import type { BenchFigure } from "./bench-figure.js";
 import { runLedgerBench } from "./ledger-bench.js";
+import { runMeteringBench } from "./metering-bench.js";
+import { queueSettings } from "../workers/metering-queues.js";
 
 runCommand(async () => {
   const { values } = (() => {
@@ -42,11 +44,13 @@ runCommand(async () => {
   try {
     console.log(`ledger (${durationMs / 1000} s per measurement)`);
     figures.push(...(await runLedgerBench(db, { durationMs, log })));
+    console.log("metering (through real workers and queues)");
+    figures.push(...(await runMeteringBench(db, { ...queueSettings(config), prefix: `${config.QUEUE_PREFIX}-bench` }, { quick: values.quick, log })));
   } finally {
     await db.close();
   }
 
-  console.log(`\n${formatTable(figures.map((f) => ({ figure: f.name, value: `${f.value} ${f.unit}`, baseline: `${f.baselineValue} (${f.baseline})`, ratio: f.ratio })))}`);
+  console.log(`\n${formatTable(figures.map((f) => ({ figure: f.name, value: `${f.value} ${f.unit}`, baseline: `${f.baselineValue} (${f.baseline})`, ratio: f.baselineValue ? f.ratio : "" })))}`);
   await writeFile(new URL("./results.json", import.meta.url), `${JSON.stringify(figures, null, 2)}\n`);
   console.log("\nwritten to bench/results.json");
 });

@@ -48,7 +48,8 @@ export class BatchLane<Request extends { orgId: string; key: string }, Result> {
     try {
       const results = await this.runBatch(batch.map((pending) => pending.request));
       batch.forEach((pending, index) => pending.resolve(results[index]!));
-    } catch {
+    } catch (error) {
+      if (process.env.DEBUG_BATCH) console.error("batch failed", (error as Error).message);
       // One bad request fails the whole statement; run each alone so that
       // every caller gets its own result or its own error.
       await Promise.all(batch.map((pending) => this.runOne(pending.request).then(pending.resolve, pending.reject)));

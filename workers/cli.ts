@@ -59,7 +59,7 @@ runCommand(async () => {
         { db, queue },
         { orgId: args.org, eventId: args.event, kind: args.kind, photoIds, userId: args.user ?? null, runId },
       );
-      console.log(formatTable([{ runId, photos: photoIds.length, ...result }]));
+      console.log(formatTable([{ ...result, photos: photoIds.length }]));
     } else if (command === "health") {
       console.log(formatTable([await queueHealth({ db, queue })]));
     } else if (command === "parked") {

@@ -1,4 +1,5 @@
 import type { Queue } from "bullmq";
+import { z } from "zod";
 import { AppError } from "../core/errors.js";
 import { parseInput } from "../core/validation.js";
 import { toLedgerError } from "../ledger/ledger-error.js";
@@ -7,52 +8,83 @@ import { usageRunFingerprint, usageRunJobId, usageRunJobOptions } from "./meteri
 import { usageRunPayload, type UsageRunPayload } from "./usage-run-payload.js";
 
 export interface EnqueuedRun {
+  runId: string;
   jobId: string;
   /** QUEUED: a job is waiting for it; PARKED: it waits for credits; COMPLETED/FAILED: nothing to do. */
   status: "QUEUED" | "RUNNING" | "PARKED" | "COMPLETED" | "FAILED";
   alreadyKnown: boolean;
 }
 
+type Deps = { db: Database; queue: Queue<UsageRunPayload> };
+
+/** The producer API for one run; see enqueueUsageRuns. */
+export async function enqueueUsageRun(deps: Deps, payload: unknown): Promise<EnqueuedRun> {
+  const [run] = await enqueueUsageRuns(deps, [payload]);
+  return run!;
+}
+
 /**
- * The producer API: records the run in PostgreSQL (the source of truth, so
- * a Redis that loses its queue loses no run) and enqueues its job. Enqueueing
- * the same run again is harmless; the same run id with other photos is refused.
+ * The producer API: records runs in PostgreSQL (the source of truth, so a
+ * Redis that loses its queue loses no run), then enqueues their jobs.
+ * Enqueueing a run again is harmless; the same run id with other photos,
+ * event or user is refused. All or nothing: an invalid run, an unknown event
+ * or a conflicting run id records none of the batch.
  */
-export async function enqueueUsageRun(deps: { db: Database; queue: Queue<UsageRunPayload> }, payload: unknown): Promise<EnqueuedRun> {
-  const run = parseInput(usageRunPayload, payload, "usage run");
-  const runFingerprint = usageRunFingerprint(run);
-  const context = { orgId: run.orgId, eventId: run.eventId, userId: run.userId, runId: run.runId };
-  let row: { status: EnqueuedRun["status"]; request_fingerprint: string; inserted: boolean } | undefined;
+export async function enqueueUsageRuns(deps: Deps, payloads: unknown[]): Promise<EnqueuedRun[]> {
+  parseInput(z.array(z.unknown()).min(1).max(10_000), payloads, "usage runs");
+  const runs = payloads
+    .map((payload, index) => parseInput(usageRunPayload, payload, payloads.length === 1 ? "usage run" : `usage run ${index}`))
+    .map((run) => ({ ...run, fingerprint: usageRunFingerprint(run) }));
+  const first = runs[0]!;
+  const context = { orgId: first.orgId, eventId: first.eventId, userId: first.userId, runId: first.runId };
+  const client = await deps.db.pool.connect();
+  let rows: { run_id: string; usage_type: string; org_id: string; status: EnqueuedRun["status"]; request_fingerprint: string; inserted: boolean }[];
   try {
-    const result = await deps.db.pool.query(
+    await client.query("BEGIN");
+    ({ rows } = await client.query(
       `INSERT INTO usage_run AS u (org_id, run_id, usage_type, event_id, user_id, photo_ids, request_fingerprint)
-       VALUES ($1, $2, $3::usage_type, $4, $5, $6::text[], $7)
+       SELECT r."orgId", r."runId", r.kind, r."eventId", r."userId", ARRAY(SELECT jsonb_array_elements_text(r."photoIds")), r.fingerprint
+       FROM jsonb_to_recordset($1::jsonb) AS r("orgId" uuid, "runId" text, kind usage_type, "eventId" int, "userId" uuid, "photoIds" jsonb, fingerprint text)
        ON CONFLICT (org_id, run_id, usage_type) DO UPDATE SET updated_at = u.updated_at
-       RETURNING status, request_fingerprint, (xmax = 0) AS inserted`,
-      [run.orgId, run.runId, run.kind, run.eventId, run.userId, run.photoIds, runFingerprint],
-    );
-    row = result.rows[0];
+       RETURNING u.org_id, u.run_id, u.usage_type, u.status, u.request_fingerprint, (xmax = 0) AS inserted`,
+      [JSON.stringify(runs)],
+    ));
+    const known = new Map(rows.map((row) => [`${row.org_id}/${row.run_id}/${row.usage_type}`, row]));
+    const conflicting = runs.filter((run) => known.get(`${run.orgId}/${run.runId}/${run.kind}`)?.request_fingerprint !== run.fingerprint);
+    if (conflicting.length > 0) {
+      throw new AppError("IDEMPOTENCY_CONFLICT",
+        `run "${conflicting[0]!.runId}" (${conflicting[0]!.kind}) was already enqueued with other photos, event or user`, {
+          details: { orgId: conflicting[0]!.orgId, runIds: conflicting.map((run) => run.runId) },
+        });
+    }
+    await client.query("COMMIT");
   } catch (error) {
-    throw await explainMissingEvent(deps.db, toLedgerError(error, context), run.orgId);
+    await client.query("ROLLBACK").catch(() => {});
+    throw await explainMissingEvent(deps.db, toLedgerError(error, context), first.orgId);
+  } finally {
+    client.release();
   }
-  if (row!.request_fingerprint !== runFingerprint) {
-    throw new AppError("IDEMPOTENCY_CONFLICT", `run "${run.runId}" (${run.kind}) was already enqueued with other photos, event or user`, {
+
+  const byKey = new Map(rows.map((row) => [`${row.org_id}/${row.run_id}/${row.usage_type}`, row]));
+  const results = runs.map((run): EnqueuedRun => {
+    const row = byKey.get(`${run.orgId}/${run.runId}/${run.kind}`)!;
+    return { runId: run.runId, jobId: usageRunJobId(run), status: row.status, alreadyKnown: !row.inserted };
+  });
+  const toQueue = runs.filter((_, index) => results[index]!.status === "QUEUED" || results[index]!.status === "RUNNING");
+  try {
+    if (toQueue.length > 0) {
+      await deps.queue.addBulk(toQueue.map(({ fingerprint: _, ...run }) => ({
+        name: run.kind, data: run, opts: { ...usageRunJobOptions, jobId: usageRunJobId(run) },
+      })));
+    }
+  } catch (error) {
+    // The runs are recorded: the supervisor enqueues them once the queue is back.
+    throw new AppError("QUEUE_UNAVAILABLE", `runs are recorded but could not be enqueued: ${(error as Error).message}`, {
       details: context,
+      cause: error,
     });
   }
-  const jobId = usageRunJobId(run);
-  if (row!.status === "QUEUED" || row!.status === "RUNNING") {
-    try {
-      await deps.queue.add(run.kind, run, { ...usageRunJobOptions, jobId });
-    } catch (error) {
-      // The run is recorded: the supervisor enqueues it once the queue is back.
-      throw new AppError("QUEUE_UNAVAILABLE", `run "${run.runId}" is recorded but could not be enqueued: ${(error as Error).message}`, {
-        details: context,
-        cause: error,
-      });
-    }
-  }
-  return { jobId, status: row!.status, alreadyKnown: !row!.inserted };
+  return results;
 }
 
 /** An event that is "not found in the org" may be so because the org itself does not exist: say which. */

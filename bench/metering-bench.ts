@@ -1,0 +1,157 @@
+import { randomUUID } from "node:crypto";
+import { performance } from "node:perf_hooks";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Queue, Worker } from "bullmq";
+import { createLogger } from "../core/logger.js";
+import { createMailer } from "../core/mailer.js";
+import { grantCredits } from "../ledger/index.js";
+import { createEvent } from "../organisations/create-event.js";
+import { createOrganisation } from "../organisations/create-organisation.js";
+import type { Database } from "../prisma/database.js";
+import { enqueueUsageRuns } from "../workers/enqueue-usage-run.js";
+import { createMeteringQueue, type QueueSettings } from "../workers/metering-queues.js";
+import { startMeteringWorkers } from "../workers/metering-workers.js";
+import { SimulatedPhotoProcessor } from "../workers/simulated-photo-processor.js";
+import { figure, type BenchFigure } from "./bench-figure.js";
+import { measureThroughput } from "./measure-throughput.js";
+
+const concurrency = 100;
+const producerChunk = 100;
+
+interface Scenario {
+  orgs: number;
+  runs: number;
+  photosPerRun: number;
+}
+
+/**
+ * End-to-end metering through real workers (simulated processor, no latency)
+ * with the producer running at the same time, beside BullMQ's own ceiling
+ * (empty processor, same concurrency, producer running) and PostgreSQL's
+ * batched-row ceiling, all measured in this run.
+ */
+export async function runMeteringBench(
+  db: Database,
+  queues: QueueSettings,
+  options: { quick: boolean; log: (line: string) => void },
+): Promise<BenchFigure[]> {
+  const onePhotoJobs = options.quick ? 4_000 : 20_000;
+  const hundredPhotoRuns = options.quick ? 60 : 300;
+
+  const bullmqCeiling = await measureBullmqCeiling(queues, onePhotoJobs);
+  options.log(`BullMQ ceiling (empty processor, concurrency ${concurrency}, producer running): ${bullmqCeiling.toFixed(0)} jobs/s`);
+  const batchedRows = await measureBatchedRowCeiling(db, options.quick ? 3_000 : 8_000);
+  options.log(`PostgreSQL batched-row ceiling (100 rows + one balance update per statement): ${batchedRows.toFixed(0)} rows/s`);
+
+  const figures: BenchFigure[] = [];
+  const only = (options as { only?: string }).only;
+  for (const scenario of [
+    { orgs: 1, runs: onePhotoJobs, photosPerRun: 1 },
+    { orgs: 100, runs: onePhotoJobs, photosPerRun: 1 },
+    { orgs: 1, runs: hundredPhotoRuns, photosPerRun: 100 },
+    { orgs: 100, runs: hundredPhotoRuns, photosPerRun: 100 },
+  ] satisfies Scenario[]) {
+    if (only && `${scenario.orgs}x${scenario.photosPerRun}` !== only) continue;
+    const result = await meterScenario(db, queues, scenario);
+    const label = `${scenario.photosPerRun === 1 ? "one-photo jobs" : "100-photo runs"}, ${scenario.orgs} org${scenario.orgs > 1 ? "s" : ""}`;
+    options.log(`metering ${label}: ${result.photosPerSecond.toFixed(0)} photos/s, enqueue to charged p50 ${result.p50Ms.toFixed(0)} ms, p99 ${result.p99Ms.toFixed(0)} ms`);
+    if (scenario.photosPerRun === 1) {
+      figures.push(figure(`metering: photos charged/s, ${label}`, result.photosPerSecond, "photos/s",
+        "BullMQ empty processor, same concurrency, producer running", bullmqCeiling));
+    } else {
+      figures.push(figure(`metering: photos charged/s, ${label}`, result.photosPerSecond, "photos/s",
+        "PostgreSQL batched rows (100 per statement)", batchedRows));
+    }
+    figures.push(
+      { name: `metering: enqueue to charged p50, ${label}`, value: round(result.p50Ms), unit: "ms", baseline: "none", baselineValue: 0, ratio: 0 },
+      { name: `metering: enqueue to charged p99, ${label}`, value: round(result.p99Ms), unit: "ms", baseline: "none", baselineValue: 0, ratio: 0 },
+    );
+  }
+  return figures;
+}
+
+const round = (n: number) => Number(n.toFixed(1));
+
+async function measureBullmqCeiling(queues: QueueSettings, jobs: number): Promise<number> {
+  const name = `ceiling-${randomUUID().slice(0, 8)}`;
+  const queue = new Queue(name, { connection: queues.connection, prefix: queues.prefix });
+  let completed = 0;
+  const worker = new Worker(name, async () => {}, {
+    connection: queues.connection, prefix: queues.prefix, concurrency, removeOnComplete: { count: 0 },
+  });
+  worker.on("completed", () => { completed += 1; });
+  await worker.waitUntilReady();
+  const started = performance.now();
+  for (let sent = 0; sent < jobs; sent += producerChunk) {
+    await queue.addBulk(Array.from({ length: Math.min(producerChunk, jobs - sent) }, (_, i) => ({ name: "job", data: { i: sent + i } })));
+  }
+  while (completed < jobs) await sleep(5);
+  const seconds = (performance.now() - started) / 1000;
+  await worker.close();
+  await queue.obliterate({ force: true });
+  await queue.close();
+  return jobs / seconds;
+}
+
+async function measureBatchedRowCeiling(db: Database, durationMs: number): Promise<number> {
+  await db.pool.query("CREATE TABLE IF NOT EXISTS bench_rows (id bigserial PRIMARY KEY, account int NOT NULL, credits int NOT NULL)");
+  await db.pool.query("CREATE TABLE IF NOT EXISTS bench_hot_row (id int PRIMARY KEY, credits bigint NOT NULL CHECK (credits >= 0))");
+  await db.pool.query("INSERT INTO bench_hot_row VALUES (1, 1000000000000) ON CONFLICT (id) DO UPDATE SET credits = EXCLUDED.credits");
+  const result = await measureThroughput(8, durationMs, () =>
+    db.pool.query(
+      `WITH rows AS (INSERT INTO bench_rows (account, credits) SELECT 1, 1 FROM generate_series(1, 100) RETURNING credits)
+       UPDATE bench_hot_row SET credits = credits - (SELECT sum(credits) FROM rows) WHERE id = 1`,
+    ));
+  return result.operationsPerSecond * 100;
+}
+
+async function meterScenario(db: Database, queueSettings: QueueSettings, scenario: Scenario) {
+  const tag = randomUUID().slice(0, 8);
+  const queues = { ...queueSettings, prefix: `${queueSettings.prefix}-${tag}` };
+  const orgs: { orgId: string; eventId: number }[] = [];
+  for (let i = 0; i < scenario.orgs; i++) {
+    const org = await createOrganisation(db, { name: `Bench ${tag} ${i}`, currency: "EUR", costPerCredit: "0.05", timeZone: "UTC" });
+    const event = await createEvent(db, { orgId: org.id, name: "Bench event" });
+    await grantCredits(db, { orgId: org.id, type: "PURCHASE", credits: 10_000_000, idempotencyKey: `bench-${tag}` });
+    orgs.push({ orgId: org.id, eventId: event.id });
+  }
+  const workers = startMeteringWorkers({
+    db, queues, logger: createLogger({ level: "error", name: "bench" }),
+    mailer: createMailer({ OUTBOX_DIR: "var/bench-outbox", MAIL_FROM: "bench@localhost" }),
+    processor: new SimulatedPhotoProcessor({ latencyMsPerPhoto: 0, failureRate: 0 }),
+    concurrency, segmentPhotos: 100, reservationTtlMs: 600_000, supervisorIntervalMs: 1_000, reconcileAfterMs: 600_000,
+  });
+  const queue = createMeteringQueue(queues);
+  const totalPhotos = scenario.runs * scenario.photosPerRun;
+  const started = performance.now();
+  for (let sent = 0; sent < scenario.runs; sent += producerChunk) {
+    const chunk = Array.from({ length: Math.min(producerChunk, scenario.runs - sent) }, (_, i) => {
+      const n = sent + i;
+      const { orgId, eventId } = orgs[n % orgs.length]!;
+      return {
+        orgId, eventId, kind: "PHOTO_PROCESSING", userId: null, runId: `r${n}`,
+        photoIds: Array.from({ length: scenario.photosPerRun }, (_, p) => `photo-${n}-${p}`),
+      };
+    });
+    await enqueueUsageRuns({ db, queue }, chunk);
+  }
+  const orgIds = orgs.map((org) => org.orgId);
+  for (;;) {
+    const { rows } = await db.pool.query("SELECT count(*)::int AS done FROM usage_run WHERE org_id = ANY($1) AND status = 'COMPLETED'", [orgIds]);
+    if (rows[0].done >= scenario.runs) break;
+    await sleep(20);
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const latency = await db.pool.query<{ p50: number; p99: number }>(
+    `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS p50, percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) AS p99
+     FROM (SELECT extract(epoch FROM c.created_at - u.enqueued_at) * 1000 AS ms
+           FROM photo_charge c JOIN usage_run u USING (org_id, run_id, usage_type) WHERE c.org_id = ANY($1)) AS latencies`,
+    [orgIds],
+  );
+  const charged = await db.pool.query("SELECT count(*)::int AS n FROM photo_charge WHERE org_id = ANY($1)", [orgIds]);
+  if (charged.rows[0].n !== totalPhotos) throw new Error(`bench charged ${charged.rows[0].n} photos, expected ${totalPhotos}`);
+  await workers.close();
+  await queue.obliterate({ force: true }).catch(() => {});
+  await queue.close();
+  return { photosPerSecond: totalPhotos / seconds, p50Ms: Number(latency.rows[0]!.p50), p99Ms: Number(latency.rows[0]!.p99) };
+}
