@@ -36,7 +36,7 @@ export async function runMeteringBench(
   options: { quick: boolean; log: (line: string) => void },
 ): Promise<BenchFigure[]> {
   const onePhotoJobs = options.quick ? 4_000 : 20_000;
-  const hundredPhotoRuns = options.quick ? 60 : 300;
+  const hundredPhotoRuns = options.quick ? 300 : 1_000;
 
   const bullmqCeiling = await measureBullmqCeiling(queues, onePhotoJobs);
   options.log(`BullMQ ceiling (empty processor, concurrency ${concurrency}, producer running): ${bullmqCeiling.toFixed(0)} jobs/s`);

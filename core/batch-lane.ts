@@ -9,9 +9,19 @@ interface Pending<Request, Result> {
  * statement: whatever queued while the previous batch was in flight, up to
  * `maxBatchSize`. Under light load a request goes alone, at once.
  */
+export interface BatchLaneStats {
+  /** Statements sent with more than one request. */
+  batches: number;
+  /** Requests sent alone: one waiting at the time, or one of a refused batch. */
+  singles: number;
+  /** Batches the database refused, whose requests then went one by one. */
+  refusedBatches: number;
+}
+
 export class BatchLane<Request extends { orgId: string; key: string }, Result> {
   private readonly queue: Pending<Request, Result>[] = [];
   private inFlight = 0;
+  readonly stats: BatchLaneStats = { batches: 0, singles: 0, refusedBatches: 0 };
 
   constructor(
     private readonly options: { maxBatchSize: number; maxInFlight: number },
@@ -39,17 +49,20 @@ export class BatchLane<Request extends { orgId: string; key: string }, Result> {
 
   private async flush(batch: Pending<Request, Result>[]): Promise<void> {
     if (batch.length === 1) {
+      this.stats.singles += 1;
       const [only] = batch as [Pending<Request, Result>];
       await this.runOne(only.request).then(only.resolve, only.reject);
       return;
     }
     // One lock order for every batch (org, then key) so concurrent batches cannot deadlock.
     batch.sort((a, b) => compare(a.request.orgId, b.request.orgId) || compare(a.request.key, b.request.key));
+    this.stats.batches += 1;
     try {
       const results = await this.runBatch(batch.map((pending) => pending.request));
       batch.forEach((pending, index) => pending.resolve(results[index]!));
-    } catch (error) {
-      if (process.env.DEBUG_BATCH) console.error("batch failed", (error as Error).message);
+    } catch {
+      this.stats.refusedBatches += 1;
+      this.stats.singles += batch.length;
       // One bad request fails the whole statement; run each alone so that
       // every caller gets its own result or its own error.
       await Promise.all(batch.map((pending) => this.runOne(pending.request).then(pending.resolve, pending.reject)));

@@ -17,6 +17,8 @@ export const errorCatalogue = {
   USAGE_RUN_NOT_FOUND: { retryable: false, httpStatus: 404 },
   PHOTO_PROCESSOR_FAILED: { retryable: true, httpStatus: 502 },
   QUEUE_UNAVAILABLE: { retryable: true, httpStatus: 503 },
+  /** A batch the set-based path does not take; its requests are then sent one by one. */
+  LEDGER_BATCH_REFUSED: { retryable: true, httpStatus: 503 },
   LEDGER_APPEND_ONLY: { retryable: false, httpStatus: 500 },
   LEDGER_INVARIANT_BROKEN: { retryable: false, httpStatus: 500 },
   DATABASE_CONFLICT: { retryable: true, httpStatus: 503 },

@@ -17,7 +17,7 @@ export class LedgerBatcher {
   private readonly captures: BatchLane<PreparedPhotoCapture, PhotoCapture>;
 
   constructor(db: Database, options: { maxBatchSize?: number; maxInFlight?: number } = {}) {
-    const laneOptions = { maxBatchSize: options.maxBatchSize ?? 100, maxInFlight: options.maxInFlight ?? 2 };
+    const laneOptions = { maxBatchSize: options.maxBatchSize ?? 100, maxInFlight: options.maxInFlight ?? 1 };
     this.reservations = new BatchLane(
       laneOptions,
       async (holds) => {
@@ -36,6 +36,10 @@ export class LedgerBatcher {
       },
       (capture) => capturePreparedPhotoCharges(db, capture),
     );
+  }
+
+  stats() {
+    return { reservations: { ...this.reservations.stats }, captures: { ...this.captures.stats } };
   }
 
   reserve(request: ReserveCreditsInput): Promise<Reservation> {

@@ -55,7 +55,7 @@ export class UsageRunStarter {
         throw await explainMissingEvent(db, error, run.orgId);
       }
     };
-    this.lane = new BatchLane({ maxBatchSize: options.maxBatchSize ?? 100, maxInFlight: 2 }, call, startOne);
+    this.lane = new BatchLane({ maxBatchSize: options.maxBatchSize ?? 100, maxInFlight: 1 }, call, startOne);
   }
 
   start(run: UsageRunPayload): Promise<StartedRun> {
