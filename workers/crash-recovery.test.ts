@@ -54,6 +54,25 @@ describe("exactly once through crashes", () => {
     expect(await readBooks(db, org.id)).toMatchObject({ balance: 600, ledgerSum: 600, reserved: 0, heldReservations: 0 });
   }, 120_000);
 
+  it("SIGTERM lets the job in hand finish, then the worker process exits cleanly", async () => {
+    const db = await createTestDatabase();
+    const queues = createTestQueues();
+    cleanups.push(() => db.drop(), () => queues.cleanUp());
+    const { org, event } = await makeOrg(db, { credits: 1000 });
+    const producer = createProducer(db, queues);
+    cleanups.push(() => producer.close());
+    const worker = spawnWorkerProcess({
+      DATABASE_URL: db.url, QUEUE_PREFIX: queues.prefix, SIMULATED_LATENCY_MS: "5", METERING_SEGMENT_PHOTOS: "10", WORKER_CONCURRENCY: "1",
+    });
+    await producer.enqueue({ orgId: org.id, eventId: event.id, kind: "PHOTO_PROCESSING", photoIds: photoIds(200), userId: null, runId: "graceful" });
+    await waitFor(() => runStatus(db, org.id, "graceful"), (run) => run.charged >= 20, { what: "run under way", timeoutMs: 30_000 });
+    const exited = new Promise<number | null>((resolve) => worker.once("exit", (code) => resolve(code)));
+    worker.kill("SIGTERM");
+    expect(await exited).toBe(0);
+    expect(await runStatus(db, org.id, "graceful")).toMatchObject({ status: "COMPLETED", charged: 200 });
+    expect(await readBooks(db, org.id)).toMatchObject({ balance: 800, ledgerSum: 800, reserved: 0 });
+  }, 60_000);
+
   it("Redis restarts empty mid-run: the runs it lost are enqueued again from PostgreSQL and charged once", async () => {
     const redis = await startOwnRedis();
     cleanups.push(() => redis.stop());

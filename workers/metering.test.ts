@@ -8,6 +8,7 @@ import { waitFor } from "../test/wait-for.js";
 import { createUser } from "../organisations/create-user.js";
 import { grantCredits, listTransactions } from "../ledger/index.js";
 import type { MeteringWorkers } from "./metering-workers.js";
+import { listParkedRuns, queueHealth } from "./queue-health.js";
 import type { PhotoBatch, PhotoProcessor, PhotoResults } from "./photo-processor.js";
 import { SimulatedPhotoProcessor } from "./simulated-photo-processor.js";
 
@@ -123,6 +124,9 @@ describe("pause and resume", () => {
     expect(await runStatus(db, org.id, "later")).toMatchObject({ charged: 0 });
     expect(await readBooks(db, org.id)).toMatchObject({ balance: 0, reserved: 0, ledgerSum: 0 });
     expect((await db.prisma.organisation.findUniqueOrThrow({ where: { id: org.id } })).processingState).toBe("PAUSED");
+
+    expect(await listParkedRuns(db)).toContainEqual(expect.objectContaining({ orgId: org.id, runs: 2, photosWaiting: 20, processingState: "PAUSED" }));
+    expect((await queueHealth({ db, queue: producer.queue })).parked).toBeGreaterThanOrEqual(2); // other tests' orgs park too
 
     // A run enqueued while paused parks without touching the ledger.
     const reservationsBefore = await db.prisma.reservation.count({ where: { orgId: org.id } });
