@@ -279,27 +279,99 @@ BEGIN
   END IF;
 END $$;
 
+-- An earlier write under this key, if any. The caller holds the org lock, so
+-- no other writer can add the key meanwhile; the same key with other
+-- arguments is refused.
+CREATE FUNCTION ledger_find_replay(p_org uuid, p_key text, p_fingerprint text) RETURNS credit_transaction
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_existing credit_transaction%ROWTYPE;
+BEGIN
+  SELECT * INTO v_existing FROM credit_transaction t WHERE t.org_id = p_org AND t.idempotency_key = p_key;
+  IF FOUND AND v_existing.request_fingerprint <> p_fingerprint THEN
+    RAISE EXCEPTION 'idempotency key "%" was already used with different arguments', p_key USING ERRCODE = 'CR002';
+  END IF;
+  RETURN v_existing;
+END $$;
+
+CREATE FUNCTION ledger_lock_org(p_org uuid) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM 1 FROM organisation WHERE id = p_org FOR NO KEY UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'organisation % not found', p_org USING ERRCODE = 'CR001';
+  END IF;
+END $$;
+
+CREATE FUNCTION ledger_lock_reservation(p_org uuid, p_key text) RETURNS reservation
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_reservation reservation%ROWTYPE;
+BEGIN
+  SELECT * INTO v_reservation FROM reservation r WHERE r.org_id = p_org AND r.key = p_key FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'reservation "%" not found', p_key USING ERRCODE = 'CR003';
+  END IF;
+  RETURN v_reservation;
+END $$;
+
+CREATE FUNCTION ledger_require_held(p_reservation reservation) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+  IF p_reservation.status <> 'HELD' THEN
+    RAISE EXCEPTION 'reservation "%" is % and can no longer be captured', p_reservation.key,
+      lower(p_reservation.status::text) USING ERRCODE = 'CR004';
+  END IF;
+END $$;
+
+-- The balance a captured reservation left: its Usage transaction's, or the
+-- org's current one when it charged nothing.
+CREATE FUNCTION ledger_captured_balance(p_reservation reservation) RETURNS bigint
+LANGUAGE sql STABLE AS $$
+  SELECT COALESCE((SELECT t.balance_after FROM credit_transaction t WHERE t.id = p_reservation.usage_transaction_id),
+                  (SELECT o.balance_credits FROM organisation o WHERE o.id = p_reservation.org_id));
+$$;
+
+-- Settles a HELD reservation that the caller has locked: charges p_credits_used
+-- (as transaction p_transaction) and gives back the rest of the hold.
+CREATE FUNCTION ledger_settle_reservation(p_reservation reservation, p_credits_used int, p_transaction bigint)
+RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+  v_balance bigint;
+BEGIN
+  UPDATE reservation r
+    SET status = 'CAPTURED', credits_captured = p_credits_used, usage_transaction_id = p_transaction, settled_at = now()
+    WHERE r.id = p_reservation.id;
+  UPDATE organisation
+    SET balance_credits = balance_credits - p_credits_used,
+        reserved_credits = reserved_credits - p_reservation.credits_reserved
+    WHERE id = p_reservation.org_id
+    RETURNING balance_credits INTO v_balance;
+  IF p_credits_used > 0 THEN
+    INSERT INTO credit_transaction (id, org_id, type, usage_type, credits, event_id, user_id, balance_after,
+                                    idempotency_key, request_fingerprint, reference)
+      VALUES (p_transaction, p_reservation.org_id, 'USAGE', p_reservation.usage_type, -p_credits_used,
+              p_reservation.event_id, p_reservation.user_id, v_balance, 'capture:' || p_reservation.key,
+              p_reservation.request_fingerprint, p_reservation.reference);
+    PERFORM ledger_consume_lots(p_reservation.org_id, p_transaction, p_credits_used);
+  END IF;
+  RETURN v_balance;
+END $$;
+
 CREATE FUNCTION ledger_grant(
   p_org uuid, p_type credit_transaction_type, p_credits int, p_key text, p_fingerprint text,
   p_user uuid, p_reference text
 ) RETURNS TABLE (transaction_id bigint, balance_after bigint, replayed boolean)
 LANGUAGE plpgsql AS $$
 DECLARE
-  v_existing credit_transaction%ROWTYPE;
+  v_replay credit_transaction%ROWTYPE;
   v_balance bigint;
   v_transaction bigint;
 BEGIN
-  PERFORM 1 FROM organisation WHERE id = p_org FOR NO KEY UPDATE;
-  IF NOT FOUND THEN
-    RAISE EXCEPTION 'organisation % not found', p_org USING ERRCODE = 'CR001';
-  END IF;
-  -- Under the org lock no other writer can add this key, so the check is race-free.
-  SELECT * INTO v_existing FROM credit_transaction WHERE org_id = p_org AND idempotency_key = p_key;
-  IF FOUND THEN
-    IF v_existing.request_fingerprint <> p_fingerprint THEN
-      RAISE EXCEPTION 'idempotency key "%" was already used with different arguments', p_key USING ERRCODE = 'CR002';
-    END IF;
-    RETURN QUERY SELECT v_existing.id, v_existing.balance_after, true;
+  PERFORM ledger_lock_org(p_org);
+  v_replay := ledger_find_replay(p_org, p_key, p_fingerprint);
+  IF v_replay.id IS NOT NULL THEN
+    RETURN QUERY SELECT v_replay.id, v_replay.balance_after, true;
     RETURN;
   END IF;
   UPDATE organisation SET balance_credits = balance_credits + p_credits WHERE id = p_org
@@ -355,52 +427,28 @@ RETURNS TABLE (transaction_id bigint, credits_captured int, credits_released int
 LANGUAGE plpgsql AS $$
 DECLARE
   v_reservation reservation%ROWTYPE;
-  v_balance bigint;
   v_transaction bigint;
 BEGIN
-  SELECT * INTO v_reservation FROM reservation r WHERE r.org_id = p_org AND r.key = p_key FOR UPDATE;
-  IF NOT FOUND THEN
-    RAISE EXCEPTION 'reservation "%" not found', p_key USING ERRCODE = 'CR003';
-  END IF;
+  v_reservation := ledger_lock_reservation(p_org, p_key);
   IF v_reservation.status = 'CAPTURED' THEN
     IF v_reservation.credits_captured <> p_credits_used THEN
       RAISE EXCEPTION 'reservation "%" was already captured with % credits, not %', p_key,
         v_reservation.credits_captured, p_credits_used USING ERRCODE = 'CR002';
     END IF;
     RETURN QUERY SELECT v_reservation.usage_transaction_id, v_reservation.credits_captured,
-      v_reservation.credits_reserved - v_reservation.credits_captured,
-      COALESCE((SELECT t.balance_after FROM credit_transaction t WHERE t.id = v_reservation.usage_transaction_id),
-               (SELECT o.balance_credits FROM organisation o WHERE o.id = p_org)),
-      true;
+      v_reservation.credits_reserved - v_reservation.credits_captured, ledger_captured_balance(v_reservation), true;
     RETURN;
   END IF;
-  IF v_reservation.status <> 'HELD' THEN
-    RAISE EXCEPTION 'reservation "%" is % and can no longer be captured', p_key, lower(v_reservation.status::text)
-      USING ERRCODE = 'CR004';
-  END IF;
+  PERFORM ledger_require_held(v_reservation);
   IF p_credits_used > v_reservation.credits_reserved THEN
     RAISE EXCEPTION 'cannot capture % credits: reservation "%" holds %', p_credits_used, p_key,
       v_reservation.credits_reserved USING ERRCODE = 'CR005';
   END IF;
   IF p_credits_used > 0 THEN
-    v_transaction := nextval(pg_get_serial_sequence('credit_transaction', 'id'));
+    v_transaction := nextval('credit_transaction_id_seq');
   END IF;
-  UPDATE reservation r
-    SET status = 'CAPTURED', credits_captured = p_credits_used, usage_transaction_id = v_transaction, settled_at = now()
-    WHERE r.id = v_reservation.id;
-  UPDATE organisation
-    SET balance_credits = balance_credits - p_credits_used,
-        reserved_credits = reserved_credits - v_reservation.credits_reserved
-    WHERE id = p_org
-    RETURNING balance_credits INTO v_balance;
-  IF p_credits_used > 0 THEN
-    INSERT INTO credit_transaction (id, org_id, type, usage_type, credits, event_id, user_id, balance_after,
-                                    idempotency_key, request_fingerprint, reference)
-      VALUES (v_transaction, p_org, 'USAGE', v_reservation.usage_type, -p_credits_used, v_reservation.event_id,
-              v_reservation.user_id, v_balance, 'capture:' || p_key, v_reservation.request_fingerprint, v_reservation.reference);
-    PERFORM ledger_consume_lots(p_org, v_transaction, p_credits_used);
-  END IF;
-  RETURN QUERY SELECT v_transaction, p_credits_used, v_reservation.credits_reserved - p_credits_used, v_balance, false;
+  RETURN QUERY SELECT v_transaction, p_credits_used, v_reservation.credits_reserved - p_credits_used,
+    ledger_settle_reservation(v_reservation, p_credits_used, v_transaction), false;
 END $$;
 
 -- Gives back a held reservation's credits. Releasing a settled one is a no-op.
@@ -410,10 +458,7 @@ LANGUAGE plpgsql AS $$
 DECLARE
   v_reservation reservation%ROWTYPE;
 BEGIN
-  SELECT * INTO v_reservation FROM reservation r WHERE r.org_id = p_org AND r.key = p_key FOR UPDATE;
-  IF NOT FOUND THEN
-    RAISE EXCEPTION 'reservation "%" not found', p_key USING ERRCODE = 'CR003';
-  END IF;
+  v_reservation := ledger_lock_reservation(p_org, p_key);
   IF v_reservation.status <> 'HELD' THEN
     RETURN QUERY SELECT v_reservation.status, 0;
     RETURN;
@@ -462,15 +507,9 @@ DECLARE
   v_give int;
   v_lot record;
 BEGIN
-  PERFORM 1 FROM organisation WHERE id = p_org FOR NO KEY UPDATE;
-  IF NOT FOUND THEN
-    RAISE EXCEPTION 'organisation % not found', p_org USING ERRCODE = 'CR001';
-  END IF;
-  SELECT * INTO v_existing FROM credit_transaction t WHERE t.org_id = p_org AND t.idempotency_key = p_key;
-  IF FOUND THEN
-    IF v_existing.request_fingerprint <> p_fingerprint THEN
-      RAISE EXCEPTION 'idempotency key "%" was already used with different arguments', p_key USING ERRCODE = 'CR002';
-    END IF;
+  PERFORM ledger_lock_org(p_org);
+  v_existing := ledger_find_replay(p_org, p_key, p_fingerprint);
+  IF v_existing.id IS NOT NULL THEN
     RETURN QUERY SELECT v_existing.id, v_existing.balance_after, true;
     RETURN;
   END IF;

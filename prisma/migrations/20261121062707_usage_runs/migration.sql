@@ -67,70 +67,6 @@ CREATE INDEX "usage_run_parked_idx" ON "usage_run" ("org_id", "sequence") WHERE 
 CREATE INDEX "organisation_paused_idx" ON "organisation" ("id") WHERE "processing_state" = 'PAUSED';
 CREATE INDEX "reservation_reference_held_idx" ON "reservation" ("org_id", "reference") WHERE "status" = 'HELD';
 
--- Settles a HELD reservation that the caller has locked: charges p_credits_used
--- (as transaction p_transaction) and gives back the rest of the hold.
-CREATE FUNCTION ledger_settle_reservation(p_reservation reservation, p_credits_used int, p_transaction bigint)
-RETURNS bigint LANGUAGE plpgsql AS $$
-DECLARE
-  v_balance bigint;
-BEGIN
-  UPDATE reservation r
-    SET status = 'CAPTURED', credits_captured = p_credits_used, usage_transaction_id = p_transaction, settled_at = now()
-    WHERE r.id = p_reservation.id;
-  UPDATE organisation
-    SET balance_credits = balance_credits - p_credits_used,
-        reserved_credits = reserved_credits - p_reservation.credits_reserved
-    WHERE id = p_reservation.org_id
-    RETURNING balance_credits INTO v_balance;
-  IF p_credits_used > 0 THEN
-    INSERT INTO credit_transaction (id, org_id, type, usage_type, credits, event_id, user_id, balance_after,
-                                    idempotency_key, request_fingerprint, reference)
-      VALUES (p_transaction, p_reservation.org_id, 'USAGE', p_reservation.usage_type, -p_credits_used,
-              p_reservation.event_id, p_reservation.user_id, v_balance, 'capture:' || p_reservation.key,
-              p_reservation.request_fingerprint, p_reservation.reference);
-    PERFORM ledger_consume_lots(p_reservation.org_id, p_transaction, p_credits_used);
-  END IF;
-  RETURN v_balance;
-END $$;
-
-CREATE OR REPLACE FUNCTION ledger_capture(p_org uuid, p_key text, p_credits_used int)
-RETURNS TABLE (transaction_id bigint, credits_captured int, credits_released int, balance_after bigint, replayed boolean)
-LANGUAGE plpgsql AS $$
-DECLARE
-  v_reservation reservation%ROWTYPE;
-  v_transaction bigint;
-BEGIN
-  SELECT * INTO v_reservation FROM reservation r WHERE r.org_id = p_org AND r.key = p_key FOR UPDATE;
-  IF NOT FOUND THEN
-    RAISE EXCEPTION 'reservation "%" not found', p_key USING ERRCODE = 'CR003';
-  END IF;
-  IF v_reservation.status = 'CAPTURED' THEN
-    IF v_reservation.credits_captured <> p_credits_used THEN
-      RAISE EXCEPTION 'reservation "%" was already captured with % credits, not %', p_key,
-        v_reservation.credits_captured, p_credits_used USING ERRCODE = 'CR002';
-    END IF;
-    RETURN QUERY SELECT v_reservation.usage_transaction_id, v_reservation.credits_captured,
-      v_reservation.credits_reserved - v_reservation.credits_captured,
-      COALESCE((SELECT t.balance_after FROM credit_transaction t WHERE t.id = v_reservation.usage_transaction_id),
-               (SELECT o.balance_credits FROM organisation o WHERE o.id = p_org)),
-      true;
-    RETURN;
-  END IF;
-  IF v_reservation.status <> 'HELD' THEN
-    RAISE EXCEPTION 'reservation "%" is % and can no longer be captured', p_key, lower(v_reservation.status::text)
-      USING ERRCODE = 'CR004';
-  END IF;
-  IF p_credits_used > v_reservation.credits_reserved THEN
-    RAISE EXCEPTION 'cannot capture % credits: reservation "%" holds %', p_credits_used, p_key,
-      v_reservation.credits_reserved USING ERRCODE = 'CR005';
-  END IF;
-  IF p_credits_used > 0 THEN
-    v_transaction := nextval('credit_transaction_id_seq');
-  END IF;
-  RETURN QUERY SELECT v_transaction, p_credits_used, v_reservation.credits_reserved - p_credits_used,
-    ledger_settle_reservation(v_reservation, p_credits_used, v_transaction), false;
-END $$;
-
 -- Settles one segment of a usage run: charges the photos processed under a
 -- held reservation, records the photos that failed, and marks the run
 -- completed when this was its last segment, in one transaction. A photo
@@ -148,23 +84,15 @@ DECLARE
   v_charged int;
   v_used int;
 BEGIN
-  SELECT * INTO v_reservation FROM reservation r WHERE r.org_id = p_org AND r.key = p_key FOR UPDATE;
-  IF NOT FOUND THEN
-    RAISE EXCEPTION 'reservation "%" not found', p_key USING ERRCODE = 'CR003';
-  END IF;
+  v_reservation := ledger_lock_reservation(p_org, p_key);
   IF v_reservation.status = 'CAPTURED' THEN
     RETURN QUERY SELECT v_reservation.usage_transaction_id,
       (SELECT count(*)::int FROM photo_charge c WHERE c.usage_transaction_id = v_reservation.usage_transaction_id),
       v_reservation.credits_captured, v_reservation.credits_reserved - v_reservation.credits_captured,
-      COALESCE((SELECT t.balance_after FROM credit_transaction t WHERE t.id = v_reservation.usage_transaction_id),
-               (SELECT o.balance_credits FROM organisation o WHERE o.id = p_org)),
-      true;
+      ledger_captured_balance(v_reservation), true;
     RETURN;
   END IF;
-  IF v_reservation.status <> 'HELD' THEN
-    RAISE EXCEPTION 'reservation "%" is % and can no longer be captured', p_key, lower(v_reservation.status::text)
-      USING ERRCODE = 'CR004';
-  END IF;
+  PERFORM ledger_require_held(v_reservation);
   v_transaction := nextval('credit_transaction_id_seq');
   WITH charged AS (
     INSERT INTO photo_charge (org_id, run_id, usage_type, photo_id, credits, usage_transaction_id)
@@ -375,10 +303,7 @@ BEGIN
   UNION ALL
   SELECT q.idx, x.usage_transaction_id,
          (SELECT count(*)::int FROM photo_charge c WHERE c.usage_transaction_id = x.usage_transaction_id),
-         x.credits_captured, x.credits_reserved - x.credits_captured,
-         COALESCE((SELECT t.balance_after FROM credit_transaction t WHERE t.id = x.usage_transaction_id),
-                  (SELECT o.balance_credits FROM organisation o WHERE o.id = q.org_id)),
-         true
+         x.credits_captured, x.credits_reserved - x.credits_captured, ledger_captured_balance(x), true
   FROM requests q JOIN reservation x ON x.org_id = q.org_id AND x.key = q.key
   WHERE x.status = 'CAPTURED';
 
