@@ -24,7 +24,13 @@ export class BatchLane<Request extends { orgId: string; key: string }, Result> {
   readonly stats: BatchLaneStats = { batches: 0, singles: 0, refusedBatches: 0 };
 
   constructor(
-    private readonly options: { maxBatchSize: number; maxInFlight: number },
+    private readonly options: {
+      maxBatchSize: number;
+      maxInFlight: number;
+      /** Order within a batch (a stable sort keeps arrival order among equals). */
+      order?: (a: Request, b: Request) => number;
+      onRefused?: (error: unknown, size: number) => void;
+    },
     private readonly runBatch: (requests: Request[]) => Promise<Result[]>,
     private readonly runOne: (request: Request) => Promise<Result>,
   ) {}
@@ -54,14 +60,15 @@ export class BatchLane<Request extends { orgId: string; key: string }, Result> {
       await this.runOne(only.request).then(only.resolve, only.reject);
       return;
     }
-    // One lock order for every batch (org, then key) so concurrent batches cannot deadlock.
-    batch.sort((a, b) => compare(a.request.orgId, b.request.orgId) || compare(a.request.key, b.request.key));
+    const order = this.options.order;
+    if (order) batch.sort((a, b) => order(a.request, b.request));
     this.stats.batches += 1;
     try {
       const results = await this.runBatch(batch.map((pending) => pending.request));
       batch.forEach((pending, index) => pending.resolve(results[index]!));
-    } catch {
+    } catch (error) {
       this.stats.refusedBatches += 1;
+      this.options.onRefused?.(error, batch.length);
       this.stats.singles += batch.length;
       // One bad request fails the whole statement; run each alone so that
       // every caller gets its own result or its own error.
@@ -70,5 +77,11 @@ export class BatchLane<Request extends { orgId: string; key: string }, Result> {
   }
 }
 
-const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+const compareText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** Org by org, keeping arrival order within an org. */
+export const byOrg = (a: { orgId: string }, b: { orgId: string }) => compareText(a.orgId, b.orgId);
+/** Org by org, then key: the order batch statements lock rows in. */
+export const byOrgThenKey = (a: { orgId: string; key: string }, b: { orgId: string; key: string }) =>
+  compareText(a.orgId, b.orgId) || compareText(a.key, b.key);
 

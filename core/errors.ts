@@ -16,6 +16,7 @@ export const errorCatalogue = {
   REFUND_EXCEEDS_USAGE: { retryable: false, httpStatus: 409 },
   USAGE_RUN_NOT_FOUND: { retryable: false, httpStatus: 404 },
   PHOTO_PROCESSOR_FAILED: { retryable: true, httpStatus: 502 },
+  HOLD_LOST: { retryable: true, httpStatus: 409 },
   QUEUE_UNAVAILABLE: { retryable: true, httpStatus: 503 },
   /** A batch the set-based path does not take; its requests are then sent one by one. */
   LEDGER_BATCH_REFUSED: { retryable: true, httpStatus: 503 },

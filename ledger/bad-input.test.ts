@@ -42,6 +42,8 @@ const cases: Case[] = [
   ["infinite credits", grant(Number.POSITIVE_INFINITY), "INVALID_INPUT", /credits: must be a finite number of credits/],
   ["absurdly large credits", grant(1e15), "INVALID_INPUT", /credits: must be at most 100,000,000/],
   ["missing credits", grant(undefined), "INVALID_INPUT", /credits: is required/],
+  ["key in the usage namespace", () => grantCredits(db, { orgId: org.org.id, type: "PURCHASE", credits: 5, idempotencyKey: "capture:run-1" }),
+    "INVALID_INPUT", /idempotencyKey: must not start with "capture:"/],
   ["unknown org", grant(10, randomUUID()), "ORG_NOT_FOUND", /organisation .* not found/],
   ["malformed org id", grant(10, "org-1"), "INVALID_INPUT", /orgId: must be an organisation id/],
   ["unknown event", reserve({ eventId: 987654 }), "EVENT_NOT_FOUND", /event 987654 not found in organisation/],

@@ -8,7 +8,7 @@ export const grantCreditsInput = z.strictObject({
   orgId: input.orgId,
   type: input.additionType,
   credits: input.positiveCredits,
-  idempotencyKey: input.idempotencyKey,
+  idempotencyKey: input.transactionKey,
   userId: input.userId,
   reference: input.reference,
 });

@@ -84,6 +84,8 @@ describe("the ledger batcher's set-based statements", () => {
     expect([first.photosCharged, second!.photosCharged + third!.photosCharged]).toEqual([2, 1]);
     const replay = await batcher.capturePhotos({ orgId: org.id, key: "s1", runId: "r", photoIds: ["p1", "p2"], creditsPerPhoto: 1 });
     expect(replay).toEqual({ ...first, replayed: true });
+    await expect(batcher.capturePhotos({ orgId: org.id, key: "s1", runId: "r", photoIds: ["p3"], creditsPerPhoto: 1 }))
+      .rejects.toSatisfy((e) => isAppError(e, "IDEMPOTENCY_CONFLICT") && /already captured with other photos/.test(e.message));
     expect(await readBooks(db, org.id)).toMatchObject({ balance: 97, ledgerSum: 97, reserved: 0 });
   });
 

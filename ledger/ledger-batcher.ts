@@ -1,5 +1,5 @@
 import type { Database } from "../prisma/database.js";
-import { BatchLane } from "../core/batch-lane.js";
+import { BatchLane, byOrg, byOrgThenKey } from "../core/batch-lane.js";
 import { parseInput } from "../core/validation.js";
 import { callLedgerFunction } from "./call-ledger-function.js";
 import {
@@ -16,10 +16,14 @@ export class LedgerBatcher {
   private readonly reservations: BatchLane<PreparedReservation, Reservation>;
   private readonly captures: BatchLane<PreparedPhotoCapture, PhotoCapture>;
 
-  constructor(db: Database, options: { maxBatchSize?: number; maxInFlight?: number } = {}) {
-    const laneOptions = { maxBatchSize: options.maxBatchSize ?? 100, maxInFlight: options.maxInFlight ?? 1 };
-    this.reservations = new BatchLane(
-      laneOptions,
+  constructor(
+    db: Database,
+    options: { maxBatchSize?: number; maxInFlight?: number; onRefused?: (error: unknown, size: number) => void } = {},
+  ) {
+    const laneOptions = { maxBatchSize: options.maxBatchSize ?? 100, maxInFlight: options.maxInFlight ?? 1, onRefused: options.onRefused };
+    this.reservations = new BatchLane<PreparedReservation, Reservation>(
+      // Arrival order within an org: credits that run short go to the runs that asked first.
+      { ...laneOptions, order: byOrg },
       async (holds) => {
         const rows = await callLedgerFunction<ReservationRow & { request_index: number }>(
           db, "SELECT * FROM ledger_reserve_many($1::jsonb)", [JSON.stringify(holds)], { batch: holds.length });
@@ -27,8 +31,8 @@ export class LedgerBatcher {
       },
       (hold) => reservePrepared(db, hold),
     );
-    this.captures = new BatchLane(
-      laneOptions,
+    this.captures = new BatchLane<PreparedPhotoCapture, PhotoCapture>(
+      { ...laneOptions, order: byOrgThenKey },
       async (captures) => {
         const rows = await callLedgerFunction<PhotoCaptureRow & { request_index: number }>(
           db, "SELECT * FROM ledger_capture_photos_many($1::jsonb)", [JSON.stringify(captures)], { batch: captures.length });

@@ -22,6 +22,11 @@ export const idempotencyKey = z
   .string({ error: "must be a string" })
   .min(1, { error: "must not be empty" })
   .max(200, { error: "must be at most 200 characters" });
+
+/** Keys of credit additions and refunds; "capture:" is where the ledger keys Usage transactions. */
+export const transactionKey = idempotencyKey.refine((key) => !key.startsWith("capture:"), {
+  error: 'must not start with "capture:" (reserved for usage)',
+});
 export const reference = z.string().max(500, { error: "must be at most 500 characters" }).nullish().transform((v) => v ?? null);
 export const transactionId = z
   .union([z.string().regex(/^[1-9][0-9]{0,18}$/), z.bigint().positive()], { error: "must be a transaction id" })

@@ -9,7 +9,7 @@ export const refundUsageInput = z.strictObject({
   orgId: input.orgId,
   usageTransactionId: input.transactionId,
   credits: input.positiveCredits,
-  idempotencyKey: input.idempotencyKey,
+  idempotencyKey: input.transactionKey,
   userId: input.userId,
   reason: z.string({ error: "must be a string" }).trim().min(1, { error: "must say why" }).max(500),
 });

@@ -25,6 +25,7 @@ export function startTestWorkers(
     supervisorIntervalMs: 100,
     reconcileAfterMs: 1_000,
     lockDurationMs: 2_000,
+    pauseNoticeGraceMs: 300,
   });
 }
 

@@ -27,14 +27,20 @@ function spawnWorkerProcess(env: Record<string, string>): ChildProcess {
   return child;
 }
 
+/** A database and queues of the test's own, an org with 1,000 credits, and a producer. */
+async function isolatedWorld() {
+  const db = await createTestDatabase();
+  const queues = createTestQueues();
+  cleanups.push(() => db.drop(), () => queues.cleanUp());
+  const { org, event } = await makeOrg(db, { credits: 1000 });
+  const producer = createProducer(db, queues);
+  cleanups.push(() => producer.close());
+  return { db, queues, org, event, producer };
+}
+
 describe("exactly once through crashes", () => {
   it("a worker killed with SIGKILL mid-run: another worker finishes the run, each photo charged once", async () => {
-    const db = await createTestDatabase();
-    const queues = createTestQueues();
-    cleanups.push(() => db.drop(), () => queues.cleanUp());
-    const { org, event } = await makeOrg(db, { credits: 1000 });
-    const producer = createProducer(db, queues);
-    cleanups.push(() => producer.close());
+    const { db, queues, org, event, producer } = await isolatedWorld();
     const env = {
       DATABASE_URL: db.url, QUEUE_PREFIX: queues.prefix, SIMULATED_LATENCY_MS: "5", METERING_SEGMENT_PHOTOS: "10",
       WORKER_LOCK_DURATION_MS: "1000", SUPERVISOR_INTERVAL_MS: "200", WORKER_CONCURRENCY: "2", RESERVATION_TTL_MS: "60000",
@@ -55,12 +61,7 @@ describe("exactly once through crashes", () => {
   }, 120_000);
 
   it("SIGTERM lets the job in hand finish, then the worker process exits cleanly", async () => {
-    const db = await createTestDatabase();
-    const queues = createTestQueues();
-    cleanups.push(() => db.drop(), () => queues.cleanUp());
-    const { org, event } = await makeOrg(db, { credits: 1000 });
-    const producer = createProducer(db, queues);
-    cleanups.push(() => producer.close());
+    const { db, queues, org, event, producer } = await isolatedWorld();
     const worker = spawnWorkerProcess({
       DATABASE_URL: db.url, QUEUE_PREFIX: queues.prefix, SIMULATED_LATENCY_MS: "5", METERING_SEGMENT_PHOTOS: "10", WORKER_CONCURRENCY: "1",
     });

@@ -45,6 +45,7 @@ export async function enqueueUsageRuns(deps: Deps, payloads: unknown[]): Promise
       `INSERT INTO usage_run AS u (org_id, run_id, usage_type, event_id, user_id, photo_ids, request_fingerprint)
        SELECT r."orgId", r."runId", r.kind, r."eventId", r."userId", ARRAY(SELECT jsonb_array_elements_text(r."photoIds")), r.fingerprint
        FROM jsonb_to_recordset($1::jsonb) AS r("orgId" uuid, "runId" text, kind usage_type, "eventId" int, "userId" uuid, "photoIds" jsonb, fingerprint text)
+       ORDER BY r."orgId", r."runId", r.kind  -- the workers start runs in this order too: no lock cycles
        ON CONFLICT (org_id, run_id, usage_type) DO UPDATE SET updated_at = u.updated_at
        RETURNING u.org_id, u.run_id, u.usage_type, u.status, u.request_fingerprint, (xmax = 0) AS inserted`,
       [JSON.stringify(runs)],

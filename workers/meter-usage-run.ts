@@ -1,6 +1,7 @@
-import { AppError } from "../core/errors.js";
+import { AppError, isAppError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
 import { releaseReservation } from "../ledger/release-reservation.js";
+import type { PhotoCapture } from "../ledger/capture-photo-charges.js";
 import type { LedgerBatcher } from "../ledger/ledger-batcher.js";
 import { creditsPerPhoto } from "../ledger/usage-prices.js";
 import type { Database } from "../prisma/database.js";
@@ -71,12 +72,26 @@ export async function meterUsageRun(
       userId: run.userId, reference: run.runId, ttlMs: deps.reservationTtlMs,
     });
     const affordable = wanted.slice(0, Math.floor(hold.creditsReserved / price));
-    const results = affordable.length > 0 ? await processSegment(deps, run, key, affordable) : { processed: [], failed: [] };
+    let capture: PhotoCapture;
+    let results: PhotoResults = { processed: [], failed: [] };
+    try {
+      if (affordable.length > 0) results = await processSegment(deps, run, affordable);
+      capture = await deps.ledger.capturePhotos({
+        orgId: run.orgId, key, runId: run.runId, photoIds: results.processed, creditsPerPhoto: price,
+        failedPhotoIds: results.failed.map((failure) => failure.photoId), runDone: pending.length === affordable.length,
+      });
+    } catch (error) {
+      // Give the credits back now rather than at the hold's expiry; the retry reserves afresh.
+      await releaseReservation(deps.db, { orgId: run.orgId, key }).catch((cause: unknown) =>
+        execution.logger.warn({ err: cause, reservationKey: key }, "could not release the hold; it expires by itself"));
+      if (isAppError(error, "RESERVATION_NOT_HELD")) {
+        // The hold expired or an execution that took this run over released it:
+        // nothing was charged, so the segment is simply done again.
+        throw new AppError("HOLD_LOST", `run "${run.runId}" lost its hold before charging: ${error.message}`, { cause: error });
+      }
+      throw error;
+    }
     pending = pending.slice(affordable.length);
-    const capture = await deps.ledger.capturePhotos({
-      orgId: run.orgId, key, runId: run.runId, photoIds: results.processed, creditsPerPhoto: price,
-      failedPhotoIds: results.failed.map((failure) => failure.photoId), runDone: pending.length === 0,
-    });
     outcome.photosCharged += capture.photosCharged;
     outcome.photosFailed += results.failed.length;
     outcome.photosLeft = pending.length;
@@ -96,12 +111,11 @@ export async function meterUsageRun(
   return outcome;
 }
 
-async function processSegment(deps: MeteringDependencies, run: UsageRunPayload, key: string, photoIds: string[]): Promise<PhotoResults> {
+async function processSegment(deps: MeteringDependencies, run: UsageRunPayload, photoIds: string[]): Promise<PhotoResults> {
   let reported: PhotoResults;
   try {
     reported = await deps.processor.process({ orgId: run.orgId, eventId: run.eventId, kind: run.kind, photoIds });
   } catch (error) {
-    await releaseReservation(deps.db, { orgId: run.orgId, key }).catch(() => {});
     throw new AppError("PHOTO_PROCESSOR_FAILED", `photo processor failed: ${(error as Error).message}`, { cause: error });
   }
   // Charge only photos of this segment that the processor says it processed;

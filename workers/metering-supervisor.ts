@@ -1,6 +1,7 @@
 import type { Queue } from "bullmq";
 import type { Logger } from "../core/logger.js";
 import { expireReservations } from "../ledger/expire-reservations.js";
+import { creditsPerPhoto } from "../ledger/usage-prices.js";
 import type { Database } from "../prisma/database.js";
 import { usageRunJobId, usageRunJobOptions } from "./metering-queues.js";
 import type { UsageRunPayload } from "./usage-run-payload.js";
@@ -18,6 +19,7 @@ export interface SupervisorTick {
   resumedOrgs: string[];
   requeuedRuns: number;
   recoveredRuns: number;
+  pauseNotices: number;
 }
 
 /**
@@ -27,32 +29,37 @@ export interface SupervisorTick {
  * idempotent, so any number of worker processes may run it.
  */
 export async function superviseMetering(
-  deps: { db: Database; queue: Queue<UsageRunPayload>; logger: Logger },
-  options: { reconcileAfterMs: number },
+  deps: { db: Database; queue: Queue<UsageRunPayload>; logger: Logger; notifyPaused(orgId: string, pausedAt: Date): Promise<void> },
+  options: { reconcileAfterMs: number; pauseNoticeGraceMs: number },
 ): Promise<SupervisorTick> {
   const expired = await expireReservations(deps.db);
 
+  // An org pauses when its balance cannot pay for a photo; only an addition
+  // raises the balance, so this is "credits were added since the pause".
   const resumed = await deps.db.pool.query<{ id: string }>(
-    `UPDATE organisation o SET processing_state = 'ACTIVE', paused_at = NULL, paused_after_transaction_id = NULL
-     WHERE o.processing_state = 'PAUSED'
-       AND EXISTS (SELECT 1 FROM credit_transaction t
-                   WHERE t.org_id = o.id AND t.type <> 'USAGE' AND t.id > COALESCE(o.paused_after_transaction_id, 0))
+    `UPDATE organisation o SET processing_state = 'ACTIVE'
+     WHERE o.processing_state = 'PAUSED' AND o.balance_credits - o.reserved_credits >= $1
      RETURNING o.id`,
+    [Math.min(...Object.values(creditsPerPhoto))],
   );
   for (const { id } of resumed.rows) deps.logger.info({ orgId: id }, "credits added: processing resumed");
 
-  const requeued = await deps.db.pool.query<RunRow & { sequence: string }>(
+  const requeued = await deps.db.pool.query<RunRow & { sequence: string; parked_at: Date }>(
     `WITH claimed AS (
-       SELECT u.org_id, u.run_id, u.usage_type FROM usage_run u JOIN organisation o ON o.id = u.org_id
+       SELECT u.org_id, u.run_id, u.usage_type, u.parked_at FROM usage_run u JOIN organisation o ON o.id = u.org_id
        WHERE u.status = 'PARKED' AND o.processing_state = 'ACTIVE'
        ORDER BY u.sequence LIMIT 1000 FOR UPDATE OF u SKIP LOCKED)
      UPDATE usage_run u SET status = 'QUEUED', parked_at = NULL, updated_at = now()
      FROM claimed c WHERE u.org_id = c.org_id AND u.run_id = c.run_id AND u.usage_type = c.usage_type
-     RETURNING u.org_id, u.run_id, u.usage_type, u.event_id, u.user_id, u.photo_ids, u.sequence`,
+     RETURNING u.org_id, u.run_id, u.usage_type, u.event_id, u.user_id, u.photo_ids, u.sequence, c.parked_at`,
   );
-  const inOrder = requeued.rows.sort((a, b) => Number(BigInt(a.sequence) - BigInt(b.sequence))).map(toPayload);
+  const inOrder = requeued.rows.sort((a, b) => Number(BigInt(a.sequence) - BigInt(b.sequence)));
   if (inOrder.length > 0) {
-    await deps.queue.addBulk(inOrder.map((run) => ({ name: run.kind, data: run, opts: { ...usageRunJobOptions, jobId: usageRunJobId(run) } })));
+    // A job id of its own per parking: the job that parked the run may not be gone yet.
+    await deps.queue.addBulk(inOrder.map((row) => {
+      const run = toPayload(row);
+      return { name: run.kind, data: run, opts: { ...usageRunJobOptions, jobId: `${usageRunJobId(run)}.resumed-${row.parked_at.getTime()}` } };
+    }));
     deps.logger.info({ runs: inOrder.length }, "parked runs enqueued again");
   }
 
@@ -77,5 +84,19 @@ export async function superviseMetering(
       deps.logger.warn({ orgId: run.orgId, runId: run.runId, jobId, state }, "run had no live job: enqueued again");
     }
   }
-  return { expiredHolds: expired.length, resumedOrgs: resumed.rows.map((row) => row.id), requeuedRuns: inOrder.length, recoveredRuns: recovered };
+  // The pause email goes out from the job that paused the org; if that job
+  // died before enqueueing it, this sends it (the job id is the pause's, so never twice at once).
+  const unnoticed = await deps.db.pool.query<{ id: string; paused_at: Date }>(
+    `SELECT id, paused_at FROM organisation
+     WHERE processing_state = 'PAUSED' AND pause_notified_at IS DISTINCT FROM paused_at
+       AND paused_at < now() - $1 * interval '1 millisecond'
+     LIMIT 100`,
+    [options.pauseNoticeGraceMs],
+  );
+  for (const org of unnoticed.rows) await deps.notifyPaused(org.id, org.paused_at);
+
+  return {
+    expiredHolds: expired.length, resumedOrgs: resumed.rows.map((row) => row.id), requeuedRuns: inOrder.length,
+    recoveredRuns: recovered, pauseNotices: unnoticed.rows.length,
+  };
 }

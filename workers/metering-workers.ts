@@ -30,6 +30,8 @@ export interface MeteringWorkerOptions {
   reconcileAfterMs: number;
   /** How long a job is ours without renewing its lock; a dead worker's jobs return after it. */
   lockDurationMs?: number;
+  /** How long the supervisor leaves a new pause's email to the job that paused the org. */
+  pauseNoticeGraceMs?: number;
 }
 
 export interface MeteringWorkers {
@@ -43,19 +45,26 @@ export function startMeteringWorkers(options: MeteringWorkerOptions): MeteringWo
   const connection = { connection: options.queues.connection, prefix: options.queues.prefix };
   const meteringQueue = createMeteringQueue(options.queues);
   const notificationQueue = new Queue<ProcessingPausedPayload>(notificationQueueName, connection);
-  const ledger = new LedgerBatcher(db);
-  const runStarter = new UsageRunStarter(db);
+  const onRefused = (error: unknown, size: number) => {
+    const code = (error as { code?: string }).code;
+    // CR010 is the batch statements saying "send these one by one"; anything else is worth a look.
+    if (code === "CR010") logger.debug({ size }, "batch sent one by one");
+    else logger.warn({ err: error, size }, "batch failed; sent one by one");
+  };
+  const ledger = new LedgerBatcher(db, { onRefused });
+  const runStarter = new UsageRunStarter(db, { onRefused });
 
+  const notifyPaused = async (orgId: string, pausedAt: Date) => {
+    const payload = { orgId, pausedAt: pausedAt.toISOString() };
+    await notificationQueue.add("processing-paused", payload, {
+      jobId: processingPausedJobId(payload), attempts: 10, backoff: { type: "exponential", delay: 5_000 },
+      removeOnComplete: { age: 24 * 3600 }, removeOnFail: false,
+    });
+  };
   const meteringDeps = {
     db, ledger, runStarter, processor: options.processor,
     segmentPhotos: options.segmentPhotos, reservationTtlMs: options.reservationTtlMs,
-    async onOrgPaused(orgId: string, pausedAt: Date) {
-      const payload = { orgId, pausedAt: pausedAt.toISOString() };
-      await notificationQueue.add("processing-paused", payload, {
-        jobId: processingPausedJobId(payload), attempts: 10, backoff: { type: "exponential", delay: 5_000 },
-        removeOnComplete: { age: 30 * 24 * 3600 }, removeOnFail: false,
-      });
-    },
+    onOrgPaused: notifyPaused,
   };
 
   const meteringWorker = new Worker<UsageRunPayload, MeteringOutcome>(
@@ -96,9 +105,12 @@ export function startMeteringWorkers(options: MeteringWorkerOptions): MeteringWo
   let timer: NodeJS.Timeout | undefined;
   let tick: Promise<void> = Promise.resolve();
   const supervise = () => {
-    tick = superviseMetering({ db, queue: meteringQueue, logger }, { reconcileAfterMs: options.reconcileAfterMs })
+    tick = superviseMetering(
+      { db, queue: meteringQueue, logger, notifyPaused },
+      { reconcileAfterMs: options.reconcileAfterMs, pauseNoticeGraceMs: options.pauseNoticeGraceMs ?? 30_000 },
+    )
       .then((result) => {
-        if (result.expiredHolds + result.resumedOrgs.length + result.requeuedRuns + result.recoveredRuns > 0) {
+        if (result.expiredHolds + result.resumedOrgs.length + result.requeuedRuns + result.recoveredRuns + result.pauseNotices > 0) {
           logger.info(result, "metering supervisor tick");
         }
       })

@@ -23,6 +23,7 @@ export async function notifyProcessingPaused(
   });
   if (!org || org.users.length === 0) {
     deps.logger.warn({ orgId: payload.orgId }, "processing paused but the organisation has no admin to tell");
+    await markPauseNotified(deps.db, payload);
     return { recipients: 0 };
   }
   const text = [
@@ -39,7 +40,12 @@ export async function notifyProcessingPaused(
 <p>Runs in progress and any new ones wait; nothing is lost and no photo is charged twice.
 Buy credits and processing resumes by itself where it stopped.</p>`,
   });
+  await markPauseNotified(deps.db, payload);
   return { recipients: org.users.length };
+}
+
+async function markPauseNotified(db: Database, payload: ProcessingPausedPayload): Promise<void> {
+  await db.pool.query("UPDATE organisation SET pause_notified_at = paused_at WHERE id = $1 AND paused_at = $2", [payload.orgId, payload.pausedAt]);
 }
 
 export function escapeHtml(text: string): string {

@@ -2,16 +2,17 @@ import type { Database } from "../prisma/database.js";
 import type { UsageRunPayload } from "./usage-run-payload.js";
 
 /**
- * Pauses the org's processing if its available credits cannot pay for one
- * more photo. Returns when it paused, only to the one caller that paused it,
- * so one pause sends one email.
+ * Pauses the org's processing if its balance cannot pay for one more photo.
+ * The balance, not the available credits: credits held by other runs come
+ * back or get charged, so they never pause an org (a run that cannot reserve
+ * them parks and is enqueued again). Only a credit addition raises the
+ * balance, so a paused org resumes on an addition and never flaps. Returns
+ * when it paused, only to the one caller that paused it: one pause, one email.
  */
 export async function pauseIfOutOfCredits(db: Database, orgId: string, creditsPerPhoto: number): Promise<Date | null> {
   const { rows } = await db.pool.query<{ paused_at: Date }>(
-    `UPDATE organisation
-     SET processing_state = 'PAUSED', paused_at = now(),
-         paused_after_transaction_id = pg_sequence_last_value(pg_get_serial_sequence('credit_transaction', 'id')::regclass)
-     WHERE id = $1 AND processing_state = 'ACTIVE' AND balance_credits - reserved_credits < $2
+    `UPDATE organisation SET processing_state = 'PAUSED', paused_at = now()
+     WHERE id = $1 AND processing_state = 'ACTIVE' AND balance_credits < $2
      RETURNING paused_at`,
     [orgId, creditsPerPhoto],
   );

@@ -1,4 +1,4 @@
-import { BatchLane } from "../core/batch-lane.js";
+import { BatchLane, byOrgThenKey } from "../core/batch-lane.js";
 import { callLedgerFunction } from "../ledger/call-ledger-function.js";
 import type { Database } from "../prisma/database.js";
 import { explainMissingEvent } from "./enqueue-usage-run.js";
@@ -30,7 +30,7 @@ interface StartRow {
 export class UsageRunStarter {
   private readonly lane: BatchLane<StartRequest, StartedRun>;
 
-  constructor(db: Database, options: { maxBatchSize?: number } = {}) {
+  constructor(db: Database, options: { maxBatchSize?: number; onRefused?: (error: unknown, size: number) => void } = {}) {
     const call = async (runs: StartRequest[]) => {
       const rows = await callLedgerFunction<StartRow>(db, "SELECT * FROM metering_start_runs($1::jsonb)", [JSON.stringify(runs)], {
         orgId: runs[0]?.orgId, eventId: runs[0]?.eventId, userId: runs[0]?.userId, runId: runs[0]?.runId,
@@ -55,7 +55,11 @@ export class UsageRunStarter {
         throw await explainMissingEvent(db, error, run.orgId);
       }
     };
-    this.lane = new BatchLane({ maxBatchSize: options.maxBatchSize ?? 100, maxInFlight: 1 }, call, startOne);
+    this.lane = new BatchLane<StartRequest, StartedRun>(
+      { maxBatchSize: options.maxBatchSize ?? 100, maxInFlight: 1, order: byOrgThenKey, onRefused: options.onRefused },
+      call,
+      startOne,
+    );
   }
 
   start(run: UsageRunPayload): Promise<StartedRun> {

@@ -468,26 +468,36 @@ BEGIN
   RETURN QUERY SELECT 'RELEASED'::reservation_status, v_reservation.credits_reserved;
 END $$;
 
--- The sweeper: expires held reservations past their expiry, at most p_limit per call.
+-- The sweeper: expires held reservations past their expiry, at most p_limit
+-- per call. Holds a capture is settling are skipped, not waited for; the
+-- orgs are locked in id order, like every batch, so sweepers never deadlock.
 CREATE FUNCTION ledger_expire_reservations(p_limit int)
 RETURNS TABLE (org_id uuid, key text, credits_released int)
 LANGUAGE plpgsql AS $$
+#variable_conflict use_column
 DECLARE
-  v_reservation record;
+  v_expiring bigint[];
 BEGIN
-  FOR v_reservation IN
-    SELECT r.id, r.org_id, r.key, r.credits_reserved FROM reservation r
+  v_expiring := ARRAY(
+    SELECT r.id FROM reservation r
     WHERE r.status = 'HELD' AND r.expires_at <= now()
-    ORDER BY r.expires_at LIMIT p_limit FOR UPDATE SKIP LOCKED
-  LOOP
-    UPDATE organisation o SET reserved_credits = o.reserved_credits - v_reservation.credits_reserved
-      WHERE o.id = v_reservation.org_id;
-    UPDATE reservation r SET status = 'EXPIRED', settled_at = now() WHERE r.id = v_reservation.id;
-    org_id := v_reservation.org_id;
-    key := v_reservation.key;
-    credits_released := v_reservation.credits_reserved;
-    RETURN NEXT;
-  END LOOP;
+    ORDER BY r.expires_at LIMIT p_limit FOR UPDATE SKIP LOCKED);
+  PERFORM 1 FROM organisation o
+    WHERE o.id IN (SELECT r.org_id FROM reservation r WHERE r.id = ANY (v_expiring))
+    ORDER BY o.id FOR NO KEY UPDATE;
+  RETURN QUERY
+  WITH expired AS (
+    UPDATE reservation r SET status = 'EXPIRED', settled_at = now()
+    WHERE r.id = ANY (v_expiring)
+    RETURNING r.org_id, r.key, r.credits_reserved
+  ),
+  released AS (
+    UPDATE organisation o SET reserved_credits = o.reserved_credits - t.total
+    FROM (SELECT e.org_id, sum(e.credits_reserved) AS total FROM expired e GROUP BY e.org_id) AS t
+    WHERE o.id = t.org_id
+    RETURNING 1
+  )
+  SELECT e.org_id, e.key, e.credits_reserved FROM expired e;
 END $$;
 
 -- Refunds part or all of a usage transaction, returning the credits to the

@@ -2,8 +2,11 @@
 CREATE TYPE "usage_run_status" AS ENUM ('QUEUED', 'RUNNING', 'PARKED', 'COMPLETED', 'FAILED');
 
 -- AlterTable
-ALTER TABLE "organisation" ADD COLUMN     "paused_after_transaction_id" BIGINT,
+ALTER TABLE "organisation" ADD COLUMN     "pause_notified_at" TIMESTAMPTZ(3),
 ADD COLUMN     "paused_at" TIMESTAMPTZ(3);
+
+-- AlterTable
+ALTER TABLE "reservation" ADD COLUMN     "capture_fingerprint" TEXT;
 
 -- CreateTable
 CREATE TABLE "usage_run" (
@@ -48,8 +51,6 @@ CREATE INDEX "photo_charge_usage_transaction_id_idx" ON "photo_charge"("usage_tr
 -- AddForeignKey
 ALTER TABLE "usage_run" ADD CONSTRAINT "usage_run_org_id_event_id_fkey" FOREIGN KEY ("org_id", "event_id") REFERENCES "event"("org_id", "id") ON DELETE RESTRICT ON UPDATE CASCADE;
 
-
-
 -- ---------------------------------------------------------------------------
 -- Metering: per-photo charges as the exactly-once fence, and batched ledger
 -- calls for the hot path.
@@ -67,6 +68,12 @@ CREATE INDEX "usage_run_parked_idx" ON "usage_run" ("org_id", "sequence") WHERE 
 CREATE INDEX "organisation_paused_idx" ON "organisation" ("id") WHERE "processing_state" = 'PAUSED';
 CREATE INDEX "reservation_reference_held_idx" ON "reservation" ("org_id", "reference") WHERE "status" = 'HELD';
 
+CREATE FUNCTION ledger_photo_capture_fingerprint(
+  p_run_id text, p_credits_per_photo int, p_photo_ids text[], p_failed_photo_ids text[], p_run_done boolean
+) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+  SELECT md5(jsonb_build_array(p_run_id, p_credits_per_photo, p_photo_ids, p_failed_photo_ids, p_run_done)::text);
+$$;
+
 -- Settles one segment of a usage run: charges the photos processed under a
 -- held reservation, records the photos that failed, and marks the run
 -- completed when this was its last segment, in one transaction. A photo
@@ -83,9 +90,14 @@ DECLARE
   v_transaction bigint;
   v_charged int;
   v_used int;
+  v_fingerprint text;
 BEGIN
   v_reservation := ledger_lock_reservation(p_org, p_key);
+  v_fingerprint := ledger_photo_capture_fingerprint(p_run_id, p_credits_per_photo, p_photo_ids, p_failed_photo_ids, p_run_done);
   IF v_reservation.status = 'CAPTURED' THEN
+    IF v_reservation.capture_fingerprint IS DISTINCT FROM v_fingerprint THEN
+      RAISE EXCEPTION 'reservation "%" was already captured with other photos', p_key USING ERRCODE = 'CR002';
+    END IF;
     RETURN QUERY SELECT v_reservation.usage_transaction_id,
       (SELECT count(*)::int FROM photo_charge c WHERE c.usage_transaction_id = v_reservation.usage_transaction_id),
       v_reservation.credits_captured, v_reservation.credits_reserved - v_reservation.credits_captured,
@@ -93,6 +105,9 @@ BEGIN
     RETURN;
   END IF;
   PERFORM ledger_require_held(v_reservation);
+  -- The org lock before any other write, as in the batch: same lock order everywhere.
+  PERFORM ledger_lock_org(p_org);
+  UPDATE reservation r SET capture_fingerprint = v_fingerprint WHERE r.id = v_reservation.id;
   v_transaction := nextval('credit_transaction_id_seq');
   WITH charged AS (
     INSERT INTO photo_charge (org_id, run_id, usage_type, photo_id, credits, usage_transaction_id)
@@ -135,7 +150,10 @@ BEGIN
   PERFORM 1 FROM organisation o
     WHERE o.id IN (SELECT (r->>'orgId')::uuid FROM jsonb_array_elements(p_requests) AS r)
     ORDER BY o.id FOR NO KEY UPDATE;
-  IF EXISTS (
+  IF (SELECT count(*) FROM organisation o
+      WHERE o.id IN (SELECT (r->>'orgId')::uuid FROM jsonb_array_elements(p_requests) AS r))
+     <> (SELECT count(DISTINCT r->>'orgId') FROM jsonb_array_elements(p_requests) AS r)
+  OR EXISTS (
     SELECT 1 FROM jsonb_array_elements(p_requests) AS r
     GROUP BY r->>'orgId', r->>'key' HAVING count(*) > 1
     UNION ALL
@@ -201,7 +219,12 @@ BEGIN
         JOIN jsonb_array_elements(p_requests) AS r ON x.org_id = (r->>'orgId')::uuid AND x.key = r->>'key'
         WHERE x.status IN ('HELD', 'CAPTURED')) <> v_requests
      OR (SELECT count(DISTINCT (r->>'orgId', r->>'key')) FROM jsonb_array_elements(p_requests) AS r) <> v_requests
-     OR (SELECT count(DISTINCT (r->>'orgId', r->>'runId')) FROM jsonb_array_elements(p_requests) AS r) <> v_requests THEN
+     OR (SELECT count(DISTINCT (r->>'orgId', r->>'runId')) FROM jsonb_array_elements(p_requests) AS r) <> v_requests
+     OR EXISTS (SELECT 1 FROM reservation x
+                JOIN jsonb_array_elements(p_requests) AS r ON x.org_id = (r->>'orgId')::uuid AND x.key = r->>'key'
+                WHERE x.status = 'CAPTURED' AND x.capture_fingerprint IS DISTINCT FROM ledger_photo_capture_fingerprint(
+                  r->>'runId', (r->>'creditsPerPhoto')::int, ARRAY(SELECT jsonb_array_elements_text(r->'photoIds')),
+                  ARRAY(SELECT jsonb_array_elements_text(r->'failedPhotoIds')), (r->>'runDone')::boolean)) THEN
     RAISE EXCEPTION 'capture batch needs one-by-one handling' USING ERRCODE = 'CR010';
   END IF;
   v_orgs := ARRAY(SELECT DISTINCT (r->>'orgId')::uuid FROM jsonb_array_elements(p_requests) AS r);
@@ -212,7 +235,10 @@ BEGIN
   WITH requests AS (
     SELECT (t.ordinality - 1)::int AS idx, (t.r->>'orgId')::uuid AS org_id, t.r->>'key' AS key, t.r->>'runId' AS run_id,
            (t.r->>'creditsPerPhoto')::int AS price, t.r->'photoIds' AS photo_ids,
-           ARRAY(SELECT jsonb_array_elements_text(t.r->'failedPhotoIds')) AS failed_ids, (t.r->>'runDone')::boolean AS run_done
+           ARRAY(SELECT jsonb_array_elements_text(t.r->'failedPhotoIds')) AS failed_ids, (t.r->>'runDone')::boolean AS run_done,
+           ledger_photo_capture_fingerprint(t.r->>'runId', (t.r->>'creditsPerPhoto')::int,
+             ARRAY(SELECT jsonb_array_elements_text(t.r->'photoIds')), ARRAY(SELECT jsonb_array_elements_text(t.r->'failedPhotoIds')),
+             (t.r->>'runDone')::boolean) AS capture_fingerprint
     FROM jsonb_array_elements(p_requests) WITH ORDINALITY AS t(r, ordinality)
   ),
   held AS MATERIALIZED (
@@ -282,7 +308,7 @@ BEGIN
   ),
   settled AS (
     UPDATE reservation x
-    SET status = 'CAPTURED', credits_captured = d.credits_used, settled_at = now(),
+    SET status = 'CAPTURED', credits_captured = d.credits_used, settled_at = now(), capture_fingerprint = d.capture_fingerprint,
         usage_transaction_id = CASE WHEN d.credits_used > 0 THEN d.tx END
     FROM debits d WHERE x.id = d.reservation_id
     RETURNING 1
@@ -336,6 +362,7 @@ BEGIN
   started AS (
     INSERT INTO usage_run AS u (org_id, run_id, usage_type, event_id, user_id, photo_ids, request_fingerprint, status)
     SELECT q.org_id, q.run_id, q.usage_type, q.event_id, q.user_id, q.photo_ids, q.fingerprint, 'RUNNING' FROM requests q
+    ORDER BY q.org_id, q.run_id, q.usage_type  -- the producer writes runs in this order too
     ON CONFLICT (org_id, run_id, usage_type) DO UPDATE
       SET status = CASE WHEN u.status IN ('COMPLETED', 'FAILED') THEN u.status ELSE 'RUNNING'::usage_run_status END,
           parked_at = CASE WHEN u.status IN ('COMPLETED', 'FAILED') THEN u.parked_at END,
