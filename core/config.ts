@@ -29,6 +29,27 @@ const configSchema = z.object({
   /** Where the sharp processor reads photos (<PHOTO_DIR>/<photo id>) and writes results. */
   PHOTO_DIR: z.string().min(1).default("var/photos"),
   MAIL_FROM: z.string().min(3).default("Credits <credits@localhost>"),
+  PAYMENT_PROVIDER_URL: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }).default("http://127.0.0.1:4010"),
+  /** Shared with the provider; signs its webhooks. The default is for local use only. */
+  PAYMENT_WEBHOOK_SECRET: z.string().min(16, { error: "must be at least 16 characters" }).default("local-development-webhook-secret"),
+  PAYMENT_PROVIDER_TIMEOUT_MS: milliseconds(5_000),
+  /** A webhook whose signed timestamp is further than this from now is refused (replay). */
+  WEBHOOK_TOLERANCE_MS: milliseconds(300_000),
+  WEBHOOK_PORT: z.coerce.number().int().min(1).max(65_535).default(4020),
+  SIMULATED_PROVIDER_PORT: z.coerce.number().int().min(1).max(65_535).default(4010),
+  PURCHASE_MIN_CREDITS: z.coerce.number().int().min(1).default(1_000),
+  PURCHASE_MAX_CREDITS: z.coerce.number().int().min(1).max(100_000_000).default(10_000_000),
+  /** Tax on credit purchases, a decimal fraction ("0.19" is 19 %). */
+  TAX_RATE: z.string().regex(/^(0|0?\.[0-9]{1,6}|1)$/, { error: "must be a decimal fraction from 0 to 1, e.g. 0.19" }).default("0"),
+  /** A payment pending for longer than this is stuck, and rechecked. */
+  PAYMENT_STUCK_AFTER_MS: milliseconds(10 * 60_000),
+  PAYMENT_RECHECK_CRON: z.string().min(9).default("*/5 * * * *"),
+  /** Tries per recheck when the provider cannot be reached; then the payment needs attention. */
+  PAYMENT_RECHECK_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(6),
+  /** First wait before a recheck that could not reach the provider tries again; it doubles each time. */
+  PAYMENT_RECHECK_BACKOFF_MS: milliseconds(30_000),
+  /** Rechecks that find the payment still pending before it needs attention. */
+  PAYMENT_MAX_PENDING_CHECKS: z.coerce.number().int().min(1).max(10_000).default(12),
 });
 
 export type Config = z.output<typeof configSchema>;

@@ -7,7 +7,9 @@ import { createLogger } from "../core/logger.js";
 import { createMailer } from "../core/mailer.js";
 import { runCommand } from "../core/run-command.js";
 import { createDatabase } from "../prisma/database.js";
+import { HttpPaymentProvider } from "../payments/http-payment-provider.js";
 import { createPhotoProcessor } from "./create-photo-processor.js";
+import { startPaymentRecheckWorker } from "./payment-recheck-worker.js";
 import { queueSettings } from "./metering-queues.js";
 import { startMeteringWorkers } from "./metering-workers.js";
 
@@ -27,6 +29,10 @@ runCommand(async () => {
     reconcileAfterMs: config.RECONCILE_AFTER_MS,
     lockDurationMs: config.WORKER_LOCK_DURATION_MS,
   });
+  const paymentRechecks = startPaymentRecheckWorker({
+    db, logger, queues: queueSettings(config), maxPendingChecks: config.PAYMENT_MAX_PENDING_CHECKS,
+    provider: new HttpPaymentProvider({ baseUrl: config.PAYMENT_PROVIDER_URL, timeoutMs: config.PAYMENT_PROVIDER_TIMEOUT_MS }),
+  });
   logger.info({ concurrency: config.WORKER_CONCURRENCY, processor: config.PHOTO_PROCESSOR, queuePrefix: config.QUEUE_PREFIX }, "workers started");
 
   let stopping = false;
@@ -34,7 +40,7 @@ runCommand(async () => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, "stopping: finishing jobs in hand");
-    void workers.close()
+    void Promise.all([workers.close(), paymentRechecks.close()])
       .then(() => db.close())
       .then(() => mailer.close())
       .then(() => logger.info("stopped"))

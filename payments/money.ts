@@ -1,0 +1,39 @@
+import { Decimal } from "decimal.js";
+
+/** Digits after the point in a currency's minor unit: 0 for JPY, 2 for EUR, 3 for KWD. */
+export function minorUnitDigits(currency: string): number {
+  return new Intl.NumberFormat("en", { style: "currency", currency }).resolvedOptions().maximumFractionDigits ?? 2;
+}
+
+export interface Price {
+  unitPrice: string;
+  subtotalMinor: bigint;
+  taxRate: string;
+  taxMinor: bigint;
+  totalMinor: bigint;
+}
+
+/**
+ * credits x unit price, exactly, rounded once to the currency's minor unit;
+ * the tax on that subtotal, rounded once; and their sum. Half-up rounding.
+ */
+export function priceCredits(credits: number, unitPrice: string, taxRate: string, currency: string): Price {
+  const scale = new Decimal(10).pow(minorUnitDigits(currency));
+  const subtotal = new Decimal(credits).times(unitPrice).times(scale).toDecimalPlaces(0, Decimal.ROUND_HALF_UP);
+  const tax = subtotal.times(taxRate).toDecimalPlaces(0, Decimal.ROUND_HALF_UP);
+  return {
+    unitPrice: new Decimal(unitPrice).toFixed(),
+    subtotalMinor: BigInt(subtotal.toFixed(0)),
+    taxRate: new Decimal(taxRate).toFixed(),
+    taxMinor: BigInt(tax.toFixed(0)),
+    totalMinor: BigInt(subtotal.plus(tax).toFixed(0)),
+  };
+}
+
+/** "€1,234.50", "¥5,000", "KWD 12.345": an amount in minor units, formatted for its currency. */
+export function formatMoney(minor: bigint, currency: string, locale = "en"): string {
+  const digits = minorUnitDigits(currency);
+  const major = new Decimal(minor.toString()).dividedBy(new Decimal(10).pow(digits)).toFixed(digits);
+  // Intl takes a decimal string exactly (no float) since Node 20's ICU.
+  return new Intl.NumberFormat(locale, { style: "currency", currency, minimumFractionDigits: digits }).format(major as `${number}`);
+}

@@ -1,0 +1,61 @@
+/**
+ * npm run scheduler: fires the schedules (node-cron, distributed over Redis, so
+ * each fire runs once across any number of scheduler processes). A schedule
+ * only enqueues jobs with deterministic ids; the workers do the work. Stops
+ * gracefully on SIGTERM or SIGINT.
+ */
+import { randomUUID } from "node:crypto";
+import { Redis } from "ioredis";
+import cron from "node-cron";
+import { loadConfig } from "../core/config.js";
+import { createLogger } from "../core/logger.js";
+import { runCommand } from "../core/run-command.js";
+import { createPaymentRecheckQueue } from "../payments/recheck-queue.js";
+import { createDatabase } from "../prisma/database.js";
+import { queueSettings } from "../workers/metering-queues.js";
+import { enqueueStuckPaymentRechecks } from "./enqueue-stuck-payment-rechecks.js";
+import { redisRunCoordinator } from "./redis-run-coordinator.js";
+
+runCommand(async () => {
+  const config = loadConfig();
+  const instance = `scheduler-${randomUUID().slice(0, 8)}`;
+  const logger = createLogger({ level: config.LOG_LEVEL, name: "scheduler" }).child({ instance });
+  if (!cron.validate(config.PAYMENT_RECHECK_CRON)) throw new Error(`PAYMENT_RECHECK_CRON "${config.PAYMENT_RECHECK_CRON}" is not a cron expression`);
+  const db = createDatabase({ url: config.DATABASE_URL, poolSize: 2 });
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3 });
+  const rechecks = createPaymentRecheckQueue(queueSettings(config));
+
+  const task = cron.schedule(
+    config.PAYMENT_RECHECK_CRON,
+    async ({ date }) => {
+      await enqueueStuckPaymentRechecks({ db, queue: rechecks, logger, instance }, {
+        slot: date, stuckAfterMs: config.PAYMENT_STUCK_AFTER_MS,
+        attempts: config.PAYMENT_RECHECK_ATTEMPTS, backoffMs: config.PAYMENT_RECHECK_BACKOFF_MS,
+      });
+    },
+    {
+      name: "recheck-stuck-payments", timezone: "UTC", noOverlap: true,
+      distributed: true, runCoordinator: redisRunCoordinator(redis, config.QUEUE_PREFIX, instance),
+    },
+  );
+  task.on("execution:failed", (context) => logger.error({ err: context.execution?.error }, "scheduler tick failed"));
+  logger.info({ schedule: config.PAYMENT_RECHECK_CRON, stuckAfterMs: config.PAYMENT_STUCK_AFTER_MS }, "scheduler started");
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "stopping");
+    void Promise.resolve(task.stop())
+      .then(() => rechecks.close())
+      .then(() => redis.quit())
+      .then(() => db.close())
+      .then(() => logger.info("stopped"))
+      .catch((error: unknown) => {
+        logger.error({ err: error }, "unclean stop");
+        process.exitCode = 1;
+      });
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+});
