@@ -36,6 +36,10 @@ const configSchema = z.object({
   /** A webhook whose signed timestamp is further than this from now is refused (replay). */
   WEBHOOK_TOLERANCE_MS: milliseconds(300_000),
   WEBHOOK_PORT: z.coerce.number().int().min(1).max(65_535).default(4020),
+  /** Interface our HTTP servers listen on; 0.0.0.0 in containers. */
+  LISTEN_HOST: z.string().min(1).default("127.0.0.1"),
+  /** Where the simulated provider sends its webhooks. */
+  PROVIDER_WEBHOOK_URL: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }).default("http://127.0.0.1:4020/webhooks/payments"),
   SIMULATED_PROVIDER_PORT: z.coerce.number().int().min(1).max(65_535).default(4010),
   PURCHASE_MIN_CREDITS: z.coerce.number().int().min(1).default(1_000),
   PURCHASE_MAX_CREDITS: z.coerce.number().int().min(1).max(100_000_000).default(10_000_000),

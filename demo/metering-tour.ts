@@ -30,7 +30,11 @@ async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs 
  * One has plenty of credits; the other runs out, pauses, is topped up and
  * finishes. Returns false if any org's books do not agree.
  */
-export async function tourMetering(db: Database, config: Config): Promise<void> {
+export async function tourMetering(
+  db: Database,
+  config: Config,
+  options: { topUp(orgId: string, adminId: string, credits: number): Promise<void> },
+): Promise<void> {
   const tag = randomUUID().slice(0, 8);
   const queues = { ...queueSettings(config), prefix: `${config.QUEUE_PREFIX}-demo-${tag}` };
   const mailer = createMailer(config);
@@ -76,8 +80,8 @@ export async function tourMetering(db: Database, config: Config): Promise<void> 
     console.log(formatTable((await listParkedRuns(db)).filter((p) => p.orgId === pine.id).map(({ orgId: _o, ...p }) => p)));
     console.log(config.SMTP_URL ? `pause email sent over ${new URL(config.SMTP_URL).host}` : `pause email written to ${config.OUTBOX_DIR}/ (no SMTP_URL set)`);
 
-    await grantCredits(db, { orgId: pine.id, type: "PURCHASE", credits: 1_000, idempotencyKey: `demo-${tag}-top-up` });
-    console.log("Pixel Pine bought 1000 credits: processing resumes");
+    await options.topUp(pine.id, created[1]!.admin.id, 1_000);
+    console.log("Pixel Pine has its 1000 credits: processing resumes");
     await waitUntil("every run completes", async () => {
       const { rows } = await db.pool.query("SELECT count(*) AS open FROM usage_run WHERE run_id LIKE $1 AND status <> 'COMPLETED'", [`demo-${tag}-%`]);
       return Number(rows[0].open) === 0;

@@ -1,7 +1,8 @@
 /**
  * The main job: an end-to-end run of the pipeline on the local services.
  * Migrates the database, takes one organisation through the ledger, then
- * meters two organisations' processing runs through real workers.
+ * meters two organisations' processing runs through real workers; one runs
+ * out, and its admin's purchase sticks in pending until rechecks settle it.
  */
 import { loadConfig } from "../core/config.js";
 import { runCommand } from "../core/run-command.js";
@@ -9,6 +10,7 @@ import { createDatabase } from "../prisma/database.js";
 import { migrateDatabase } from "../prisma/migrate.js";
 import { tourLedger } from "./ledger-tour.js";
 import { tourMetering } from "./metering-tour.js";
+import { startPaymentsTour } from "./payments-tour.js";
 
 runCommand(async () => {
   const config = loadConfig();
@@ -16,7 +18,14 @@ runCommand(async () => {
   const db = createDatabase({ url: config.DATABASE_URL, poolSize: 8 });
   try {
     await tourLedger(db, config);
-    await tourMetering(db, config);
+    const payments = await startPaymentsTour(db, config);
+    try {
+      await tourMetering(db, config, {
+        topUp: (orgId, adminId, credits) => payments.buyThroughStuckPayment(orgId, adminId, credits),
+      });
+    } finally {
+      await payments.close();
+    }
   } finally {
     await db.close();
   }

@@ -10,7 +10,7 @@ runCommand(async () => {
   const logger = createLogger({ level: config.LOG_LEVEL, name: "webhooks" });
   const db = createDatabase({ url: config.DATABASE_URL, poolSize: 4 });
   const server = createWebhookServer({ db, logger, secret: config.PAYMENT_WEBHOOK_SECRET, toleranceMs: config.WEBHOOK_TOLERANCE_MS });
-  logger.info({ url: await server.listen(config.WEBHOOK_PORT) }, "payment webhooks listening");
+  logger.info({ url: await server.listen(config.WEBHOOK_PORT, config.LISTEN_HOST) }, "payment webhooks listening");
   const stop = () => void server.close().then(() => db.close());
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);

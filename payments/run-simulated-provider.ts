@@ -14,10 +14,11 @@ runCommand(async () => {
   const { values } = parseArgs({ options: { outcome: { type: "string" }, webhook: { type: "string" } } });
   const scenario = parseInput(providerScenario, { ...(values.outcome ? { outcome: values.outcome } : {}), ...(values.webhook ? { webhook: values.webhook } : {}) }, "scenario");
   const provider = new SimulatedProviderServer({
-    webhookSecret: config.PAYMENT_WEBHOOK_SECRET, webhookUrl: `http://127.0.0.1:${config.WEBHOOK_PORT}/webhooks/payments`,
+    webhookSecret: config.PAYMENT_WEBHOOK_SECRET, webhookUrl: config.PROVIDER_WEBHOOK_URL,
   });
   provider.setScenario(scenario);
-  console.log(`simulated payment provider on ${await provider.listen(config.SIMULATED_PROVIDER_PORT)} (${JSON.stringify(scenario)})`);
+  const url = await provider.listen(config.SIMULATED_PROVIDER_PORT, config.LISTEN_HOST);
+  console.log(`simulated payment provider on ${url}, webhooks to ${config.PROVIDER_WEBHOOK_URL} (${JSON.stringify(scenario)})`);
   const stop = () => void provider.close().then(() => process.exit(0));
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);
