@@ -10,6 +10,7 @@ import cron from "node-cron";
 import { loadConfig } from "../core/config.js";
 import { createLogger } from "../core/logger.js";
 import { runCommand } from "../core/run-command.js";
+import { stopOnSignals } from "../core/stop-on-signals.js";
 import { createPaymentRecheckQueue } from "../payments/recheck-queue.js";
 import { createDatabase } from "../prisma/database.js";
 import { queueSettings } from "../workers/metering-queues.js";
@@ -41,21 +42,5 @@ runCommand(async () => {
   task.on("execution:failed", (context) => logger.error({ err: context.execution?.error }, "scheduler tick failed"));
   logger.info({ schedule: config.PAYMENT_RECHECK_CRON, stuckAfterMs: config.PAYMENT_STUCK_AFTER_MS }, "scheduler started");
 
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, "stopping");
-    void Promise.resolve(task.stop())
-      .then(() => rechecks.close())
-      .then(() => redis.quit())
-      .then(() => db.close())
-      .then(() => logger.info("stopped"))
-      .catch((error: unknown) => {
-        logger.error({ err: error }, "unclean stop");
-        process.exitCode = 1;
-      });
-  };
-  process.on("SIGTERM", () => stop("SIGTERM"));
-  process.on("SIGINT", () => stop("SIGINT"));
+  stopOnSignals(logger, [() => task.stop(), () => rechecks.close(), () => redis.quit(), () => db.close()]);
 });

@@ -6,6 +6,7 @@ import { loadConfig } from "../core/config.js";
 import { createLogger } from "../core/logger.js";
 import { createMailer } from "../core/mailer.js";
 import { runCommand } from "../core/run-command.js";
+import { stopOnSignals } from "../core/stop-on-signals.js";
 import { createDatabase } from "../prisma/database.js";
 import { HttpPaymentProvider } from "../payments/http-payment-provider.js";
 import { createPhotoProcessor } from "./create-photo-processor.js";
@@ -35,20 +36,9 @@ runCommand(async () => {
   });
   logger.info({ concurrency: config.WORKER_CONCURRENCY, processor: config.PHOTO_PROCESSOR, queuePrefix: config.QUEUE_PREFIX }, "workers started");
 
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, "stopping: finishing jobs in hand");
-    void Promise.all([workers.close(), paymentRechecks.close()])
-      .then(() => db.close())
-      .then(() => mailer.close())
-      .then(() => logger.info("stopped"))
-      .catch((error: unknown) => {
-        logger.error({ err: error }, "unclean stop");
-        process.exitCode = 1;
-      });
-  };
-  process.on("SIGTERM", () => stop("SIGTERM"));
-  process.on("SIGINT", () => stop("SIGINT"));
+  stopOnSignals(logger, [
+    () => Promise.all([workers.close(), paymentRechecks.close()]),
+    () => db.close(),
+    () => mailer.close(),
+  ], "stopping: finishing jobs in hand");
 });
