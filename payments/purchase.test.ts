@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../test/test-database.js";
 import { makeOrg } from "../test/factories.js";
 import { quietLogger } from "../test/metering-harness.js";
-import { paymentBooks, startPaymentsWorld } from "../test/payments-harness.js";
+import { paymentBooks, startPaymentsWorld, webhookSecret } from "../test/payments-harness.js";
+import { signatureHeader, signWebhook } from "./webhook-signature.js";
 import { waitFor } from "../test/wait-for.js";
 import { purchaseCredits } from "./purchase-credits.js";
 import { recheckPayment } from "./recheck-payment.js";
@@ -98,6 +99,21 @@ describe("buying credits", () => {
     await waitFor(async () => (await db.prisma.payment.findUniqueOrThrow({ where: { id: purchase.paymentId } })).status, (s) => s === "SUCCEEDED");
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(await appliedEvents(purchase.paymentId)).toBe(1);
+    expect(await paymentBooks(db, org.org.id)).toEqual({ purchases: 1, purchased: 1_000, invoices: 1, balance: 1_000 });
+  });
+
+  it("an out-of-order webhook (failed after succeeded) changes nothing", async () => {
+    const org = await makeOrg(db);
+    world.simulator.setScenario({ outcome: "succeed", webhook: "never" });
+    const purchase = await buy(org);
+    const body = JSON.stringify({
+      id: "evt_out_of_order", type: "payment_intent.failed", created: 0,
+      data: { intentId: await intentOf(purchase.paymentId), status: "failed", failureReason: "stale news" },
+    });
+    const response = await fetch(world.webhookUrl, {
+      method: "POST", headers: { "content-type": "application/json", [signatureHeader]: signWebhook(body, webhookSecret) }, body,
+    });
+    expect(await response.json()).toMatchObject({ duplicate: false, oldStatus: "SUCCEEDED", newStatus: "SUCCEEDED", creditsAdded: 0 });
     expect(await paymentBooks(db, org.org.id)).toEqual({ purchases: 1, purchased: 1_000, invoices: 1, balance: 1_000 });
   });
 

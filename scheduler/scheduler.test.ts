@@ -76,6 +76,21 @@ describe("stuck-payment rechecks on a schedule", () => {
     expect(statuses.every((p) => p.status === "PENDING")).toBe(true);
   }, 60_000);
 
+  it("a tick that overlaps a slow previous one adds no second recheck for a payment", async () => {
+    const { ids: [paymentId] } = await pendingPayments(1);
+    await db.pool.query("UPDATE payment SET created_at = now() - interval '1 hour' WHERE id = $1", [paymentId]);
+    // A queue with no worker: the first tick's rechecks are still waiting when the second tick comes.
+    const idle = createPaymentRecheckQueue({ ...queues, prefix: `${queues.prefix}-idle` });
+    const tick = (slot: string) => enqueueStuckPaymentRechecks({ db, queue: idle, logger: quietLogger, instance: "test" },
+      { slot: new Date(slot), stuckAfterMs: 1_000, attempts: 1, backoffMs: 50 });
+    await tick("2026-11-21T10:00:00Z");
+    await tick("2026-11-21T10:05:00Z");
+    const waiting = await idle.getJobs(["waiting"]);
+    expect(waiting.filter((job) => job.data.paymentId === paymentId)).toHaveLength(1);
+    await idle.obliterate({ force: true });
+    await idle.close();
+  });
+
   it("a recheck that cannot reach the provider retries with backoff, then the payment needs attention", async () => {
     const { org, ids: [paymentId] } = await pendingPayments(1);
     // Every status request fails (the earlier test's payments are rechecked too).
