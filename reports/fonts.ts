@@ -1,0 +1,128 @@
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+import * as fontkit from "fontkit";
+import type PDFDocument from "pdfkit";
+
+const require = createRequire(import.meta.url);
+const packageDir = (name: string) => path.dirname(require.resolve(`${name}/package.json`));
+
+interface SubsetFace {
+  name: string;
+  file: string;
+  ranges: [number, number][];
+}
+
+/**
+ * The report fonts: DejaVu Sans for Latin, Greek, Cyrillic and most symbols;
+ * for what DejaVu lacks (CJK, emoji), the subset of Noto Sans SC or Noto Emoji
+ * whose unicode-range holds the character, as fontsource ships them. Text is
+ * cut into runs by font; only the subsets a document uses are embedded.
+ */
+export class FontBook {
+  private readonly regular = fontkit.openSync(path.join(packageDir("dejavu-fonts-ttf"), "ttf", "DejaVuSans.ttf")) as fontkit.Font;
+  private readonly subsets: SubsetFace[] = [
+    ...readFontsourceFaces("@fontsource/noto-sans-sc", "sc"),
+    ...readFontsourceFaces("@fontsource/noto-emoji", "emoji"),
+  ];
+  private readonly paths = {
+    body: path.join(packageDir("dejavu-fonts-ttf"), "ttf", "DejaVuSans.ttf"),
+    bold: path.join(packageDir("dejavu-fonts-ttf"), "ttf", "DejaVuSans-Bold.ttf"),
+  };
+
+  /** Registers the base fonts in a new document (subsets are registered when first used). */
+  prepare(doc: PDFKit.PDFDocument): void {
+    doc.registerFont("body", this.paths.body);
+    doc.registerFont("bold", this.paths.bold);
+    doc.font("body");
+  }
+
+  /** The text cut into runs that one font can draw, in order. */
+  runs(text: string, weight: "body" | "bold" = "body"): { font: string; file?: string; text: string }[] {
+    const runs: { font: string; file?: string; text: string }[] = [];
+    for (const character of text) {
+      const codePoint = character.codePointAt(0)!;
+      let font: string = weight;
+      let file: string | undefined;
+      if (!this.regular.hasGlyphForCodePoint(codePoint) && codePoint > 0x20) {
+        const face = this.subsets.find((subset) => subset.ranges.some(([from, to]) => codePoint >= from && codePoint <= to));
+        if (face) {
+          font = face.name;
+          file = face.file;
+        }
+      }
+      const last = runs[runs.length - 1];
+      if (last && last.font === font) last.text += character;
+      else runs.push({ font, ...(file ? { file } : {}), text: character });
+    }
+    return runs;
+  }
+}
+
+function readFontsourceFaces(packageName: string, prefix: string): SubsetFace[] {
+  const dir = packageDir(packageName);
+  const css = readFileSync(path.join(dir, "400.css"), "utf8");
+  const faces: SubsetFace[] = [];
+  for (const block of css.split("@font-face").slice(1)) {
+    const file = block.match(/url\(\.\/files\/([^)]+\.woff)\) format\('woff'\)/)?.[1];
+    const ranges = block.match(/unicode-range:\s*([^;]+);/)?.[1];
+    if (!file || !ranges) continue;
+    faces.push({
+      name: `${prefix}-${faces.length}`,
+      file: path.join(dir, "files", file),
+      ranges: ranges.split(",").map((range) => {
+        const [from, to] = range.trim().replace(/^U\+/i, "").split("-");
+        return [parseInt(from!, 16), parseInt(to ?? from!, 16)] as [number, number];
+      }),
+    });
+  }
+  return faces;
+}
+
+/**
+ * Writes one line of text, each run in its font, placed side by side: cut
+ * with "…" to `width` when given, aligned left or right within it.
+ */
+export function writeText(
+  doc: PDFKit.PDFDocument,
+  fonts: FontBook,
+  text: string,
+  x: number,
+  y: number,
+  options: { width?: number; align?: "left" | "right" | "center"; weight?: "body" | "bold" } = {},
+): void {
+  const runs = fonts.runs(text, options.weight ?? "body");
+  const measured = runs.map((run) => {
+    if (run.file) doc.registerFont(run.font, run.file);
+    return { ...run, width: doc.font(run.font).widthOfString(run.text) };
+  });
+  const limit = options.width ?? Number.POSITIVE_INFINITY;
+  let total = measured.reduce((sum, run) => sum + run.width, 0);
+  if (total > limit) {
+    // Drop characters from the end until the text and an ellipsis fit.
+    const ellipsisWidth = doc.font(options.weight ?? "body").widthOfString("…");
+    while (measured.length > 0 && total + ellipsisWidth > limit) {
+      const last = measured[measured.length - 1]!;
+      const characters = [...last.text];
+      characters.pop();
+      last.text = characters.join("");
+      if (last.text === "") measured.pop();
+      total = measured.reduce((sum, run) => sum + (run.text ? doc.font(run.font).widthOfString(run.text) : 0), 0);
+    }
+    measured.push({ font: options.weight ?? "body", text: "…", width: ellipsisWidth });
+    total += ellipsisWidth;
+  }
+  let cursor = x;
+  if (options.width !== undefined && options.align === "right") cursor = x + options.width - total;
+  if (options.width !== undefined && options.align === "center") cursor = x + (options.width - total) / 2;
+  const lineHeight = doc.font("body").currentLineHeight(true);
+  for (const run of measured) {
+    doc.font(run.font).text(run.text, cursor, y, { lineBreak: false });
+    cursor += doc.widthOfString(run.text);
+  }
+  doc.font("body");
+  doc.x = x;
+  doc.y = y + lineHeight;
+}
+
+export type { PDFDocument };

@@ -1,0 +1,20 @@
+/** "October 2026" */
+export function monthLabel(month: string): string {
+  return new Intl.DateTimeFormat("en-GB", { month: "long", year: "numeric", timeZone: "UTC" }).format(new Date(`${month}-01T12:00:00Z`));
+}
+
+/** "21 Nov 2026", in the given zone. */
+export function dateLabel(at: Date, timeZone: string): string {
+  return new Intl.DateTimeFormat("en-GB", { day: "numeric", month: "short", year: "numeric", timeZone }).format(at);
+}
+
+export const count = (n: number) => n.toLocaleString("en");
+
+export const usageTypeLabels: Record<string, string> = {
+  PHOTO_PROCESSING: "Photo Processing",
+  AI_IMAGE_ROTATION: "AI Image Rotation",
+};
+
+export const transactionTypeLabels: Record<string, string> = {
+  USAGE: "Usage", PURCHASE: "Purchase", ADMIN_GRANT: "Admin Grant", FREE_CREDITS: "Free Credits", REFUND: "Refund",
+};
