@@ -54,6 +54,16 @@ const configSchema = z.object({
   PAYMENT_RECHECK_BACKOFF_MS: milliseconds(30_000),
   /** Rechecks that find the payment still pending before it needs attention. */
   PAYMENT_MAX_PENDING_CHECKS: z.coerce.number().int().min(1).max(10_000).default(12),
+  /** When the scheduler looks for statements that are due (UTC); hourly covers every org's time zone. */
+  STATEMENT_CRON: z.string().min(9).default("0 * * * *"),
+  /** Local time on the 1st from which an org's statement for the month before is due. */
+  STATEMENT_SEND_AT: z.string().regex(/^([01][0-9]|2[0-3]):[0-5][0-9]$/, { error: "must be HH:MM" }).default("06:00"),
+  STATEMENT_DELIVERY_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(8),
+  STATEMENT_RETRY_BACKOFF_MS: milliseconds(60_000),
+  SELLER_NAME: z.string().min(1).default("Credits Platform Ltd"),
+  /** The seller's address on invoices, lines separated by ";". */
+  SELLER_ADDRESS: z.string().min(1).default("1 Harbour Street;Dublin D02 XY45;Ireland"),
+  SELLER_TAX_ID: z.string().min(1).default("IE1234567X"),
 });
 
 export type Config = z.output<typeof configSchema>;

@@ -31,6 +31,8 @@ export const errorCatalogue = {
   WEBHOOK_SIGNATURE_INVALID: { retryable: false, httpStatus: 401 },
   WEBHOOK_TIMESTAMP_STALE: { retryable: false, httpStatus: 401 },
   WEBHOOK_UNKNOWN_PAYMENT: { retryable: false, httpStatus: 404 },
+  MAIL_UNAVAILABLE: { retryable: true, httpStatus: 503 },
+  STATEMENT_REJECTED: { retryable: false, httpStatus: 502 },
   DATABASE_CONFLICT: { retryable: true, httpStatus: 503 },
   DATABASE_UNAVAILABLE: { retryable: true, httpStatus: 503 },
 } as const satisfies Record<string, { retryable: boolean; httpStatus: number }>;

@@ -11,6 +11,7 @@ import { createDatabase } from "../prisma/database.js";
 import { HttpPaymentProvider } from "../payments/http-payment-provider.js";
 import { createPhotoProcessor } from "./create-photo-processor.js";
 import { startPaymentRecheckWorker } from "./payment-recheck-worker.js";
+import { sellerFromConfig, startStatementDeliveryWorker } from "./statement-delivery-worker.js";
 import { queueSettings } from "./metering-queues.js";
 import { startMeteringWorkers } from "./metering-workers.js";
 
@@ -34,10 +35,11 @@ runCommand(async () => {
     db, logger, queues: queueSettings(config), maxPendingChecks: config.PAYMENT_MAX_PENDING_CHECKS,
     provider: new HttpPaymentProvider({ baseUrl: config.PAYMENT_PROVIDER_URL, timeoutMs: config.PAYMENT_PROVIDER_TIMEOUT_MS }),
   });
+  const statements = startStatementDeliveryWorker({ db, mailer, logger, queues: queueSettings(config), seller: sellerFromConfig(config) });
   logger.info({ concurrency: config.WORKER_CONCURRENCY, processor: config.PHOTO_PROCESSOR, queuePrefix: config.QUEUE_PREFIX }, "workers started");
 
   stopOnSignals(logger, [
-    () => Promise.all([workers.close(), paymentRechecks.close()]),
+    () => Promise.all([workers.close(), paymentRechecks.close(), statements.close()]),
     () => db.close(),
     () => mailer.close(),
   ], "stopping: finishing jobs in hand");
