@@ -69,3 +69,19 @@ export async function readBooks(db: Database, orgId: string) {
     transactionsNotMatchingMovements: Number(row.broken_usages),
   };
 }
+
+/** Moves an invoice's issue date (invoices refuse UPDATE: a test fixture, like backdateTransaction). */
+export async function backdateInvoice(db: Database, number: string, at: Date): Promise<void> {
+  const client = await db.pool.connect();
+  try {
+    await client.query("BEGIN");
+    await client.query("SET LOCAL session_replication_role = replica");
+    await client.query("UPDATE invoice SET issued_at = $2 WHERE number = $1", [number, at]);
+    await client.query("COMMIT");
+  } catch (error) {
+    await client.query("ROLLBACK");
+    throw error;
+  } finally {
+    client.release();
+  }
+}

@@ -10,8 +10,11 @@ export interface SmtpCapture {
   close(): Promise<void>;
 }
 
-/** A real SMTP server in the test process, on a free port, that keeps what it receives. */
-export async function startSmtpCapture(): Promise<SmtpCapture> {
+/**
+ * A real SMTP server in the test process, on a free port (or the one given),
+ * that keeps what it receives; `reject` makes it refuse every message for good.
+ */
+export async function startSmtpCapture(options: { port?: number; reject?: { code: number; message: string } } = {}): Promise<SmtpCapture> {
   const messages: ParsedMail[] = [];
   const recipients: string[][] = [];
   const server = new SMTPServer({
@@ -19,6 +22,11 @@ export async function startSmtpCapture(): Promise<SmtpCapture> {
     disabledCommands: ["STARTTLS"],
     logger: false,
     onData(stream, session, callback) {
+      if (options.reject) {
+        stream.resume();
+        stream.on("end", () => callback(Object.assign(new Error(options.reject!.message), { responseCode: options.reject!.code })));
+        return;
+      }
       simpleParser(stream)
         .then((mail) => {
           messages.push(mail);
@@ -28,7 +36,7 @@ export async function startSmtpCapture(): Promise<SmtpCapture> {
         .catch(callback);
     },
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, "127.0.0.1", resolve));
   const { port } = server.server.address() as AddressInfo;
   return {
     url: `smtp://127.0.0.1:${port}`,
