@@ -12,7 +12,7 @@ import { formatTable } from "./print-table.js";
 const heading = (text: string) => console.log(`\n== ${text}`);
 
 /** Part 1: one organisation through the ledger's operations. */
-export async function tourLedger(db: Database, config: { RESERVATION_TTL_MS: number }): Promise<void> {
+export async function tourLedger(db: Database, config: { RESERVATION_TTL_MS: number }): Promise<string> {
   const runTag = randomUUID().slice(0, 8);
   const org = await createOrganisation(db, {
     name: `Lumen Event Photography (demo ${runTag})`, currency: "EUR", costPerCredit: "0.05", timeZone: "Europe/Berlin",
@@ -79,4 +79,5 @@ export async function tourLedger(db: Database, config: { RESERVATION_TTL_MS: num
   const { balance, ledger_sum } = books.rows[0]!;
   heading(`Cached balance ${balance} ${balance === ledger_sum ? "==" : "!="} ledger sum ${ledger_sum}`);
   if (balance !== ledger_sum) throw new Error(`books do not balance: cached ${balance}, ledger ${ledger_sum}`);
+  return org.id;
 }

@@ -34,7 +34,7 @@ export async function tourMetering(
   db: Database,
   config: Config,
   options: { topUp(orgId: string, adminId: string, credits: number): Promise<void> },
-): Promise<void> {
+): Promise<string[]> {
   const tag = randomUUID().slice(0, 8);
   const queues = { ...queueSettings(config), prefix: `${config.QUEUE_PREFIX}-demo-${tag}` };
   const mailer = createMailer(config);
@@ -101,6 +101,7 @@ export async function tourMetering(
     }
     console.log(formatTable(rows));
     if (!rows.every((row) => row.agrees)) throw new Error("an organisation's books do not agree");
+    return created.map(({ org }) => org.id);
   } finally {
     await workers.close();
     await queue.obliterate({ force: true }).catch(() => {});

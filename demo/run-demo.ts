@@ -2,7 +2,8 @@
  * The main job: an end-to-end run of the pipeline on the local services.
  * Migrates the database, takes one organisation through the ledger, then
  * meters two organisations' processing runs through real workers; one runs
- * out, and its admin's purchase sticks in pending until rechecks settle it.
+ * out, and its admin's purchase sticks in pending until rechecks settle it;
+ * ends with last month's statements delivered and this month's PDFs written.
  */
 import { loadConfig } from "../core/config.js";
 import { runCommand } from "../core/run-command.js";
@@ -11,21 +12,24 @@ import { migrateDatabase } from "../prisma/migrate.js";
 import { tourLedger } from "./ledger-tour.js";
 import { tourMetering } from "./metering-tour.js";
 import { startPaymentsTour } from "./payments-tour.js";
+import { tourStatements } from "./statements-tour.js";
 
 runCommand(async () => {
   const config = loadConfig();
   await migrateDatabase(config.DATABASE_URL);
   const db = createDatabase({ url: config.DATABASE_URL, poolSize: 8 });
   try {
-    await tourLedger(db, config);
+    const ledgerOrg = await tourLedger(db, config);
     const payments = await startPaymentsTour(db, config);
+    let meteredOrgs: string[];
     try {
-      await tourMetering(db, config, {
+      meteredOrgs = await tourMetering(db, config, {
         topUp: (orgId, adminId, credits) => payments.buyThroughStuckPayment(orgId, adminId, credits),
       });
     } finally {
       await payments.close();
     }
+    await tourStatements(db, config, [ledgerOrg, ...meteredOrgs]);
   } finally {
     await db.close();
   }
