@@ -14,6 +14,7 @@ import { formatTable } from "../demo/print-table.js";
 import type { BenchFigure } from "./bench-figure.js";
 import { runLedgerBench } from "./ledger-bench.js";
 import { runMeteringBench } from "./metering-bench.js";
+import { runStatementsBench } from "./statements-bench.js";
 import { queueSettings } from "../workers/metering-queues.js";
 
 runCommand(async () => {
@@ -46,6 +47,9 @@ runCommand(async () => {
     figures.push(...(await runLedgerBench(db, { durationMs, log })));
     console.log("metering (through real workers and queues)");
     figures.push(...(await runMeteringBench(db, { ...queueSettings(config), prefix: `${config.QUEUE_PREFIX}-bench` }, { quick: values.quick, log })));
+    const orgs = values.quick ? 1_000 : 10_000;
+    console.log(`statements (${orgs} orgs)`);
+    figures.push(...(await runStatementsBench(db, { ...queueSettings(config), prefix: `${config.QUEUE_PREFIX}-bench-statements` }, { orgs, log })));
   } finally {
     await db.close();
   }

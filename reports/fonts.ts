@@ -21,20 +21,29 @@ interface SubsetFace {
  */
 export class FontBook {
   private readonly regular = fontkit.openSync(path.join(packageDir("dejavu-fonts-ttf"), "ttf", "DejaVuSans.ttf")) as fontkit.Font;
+  private readonly bold = fontkit.openSync(path.join(packageDir("dejavu-fonts-ttf"), "ttf", "DejaVuSans-Bold.ttf")) as fontkit.Font;
+  /** Parsed once per process and shared by every document: parsing a font costs more than a page. */
+  private readonly parsedSubsets = new Map<string, fontkit.Font>();
   private readonly subsets: SubsetFace[] = [
     ...readFontsourceFaces("@fontsource/noto-sans-sc", "sc"),
     ...readFontsourceFaces("@fontsource/noto-emoji", "emoji"),
   ];
-  private readonly paths = {
-    body: path.join(packageDir("dejavu-fonts-ttf"), "ttf", "DejaVuSans.ttf"),
-    bold: path.join(packageDir("dejavu-fonts-ttf"), "ttf", "DejaVuSans-Bold.ttf"),
-  };
-
   /** Registers the base fonts in a new document (subsets are registered when first used). */
   prepare(doc: PDFKit.PDFDocument): void {
-    doc.registerFont("body", this.paths.body);
-    doc.registerFont("bold", this.paths.bold);
+    // pdfkit takes a parsed fontkit font as a font source.
+    doc.registerFont("body", this.regular as unknown as string);
+    doc.registerFont("bold", this.bold as unknown as string);
     doc.font("body");
+  }
+
+  /** A subset face, parsed on first use. */
+  subset(file: string): fontkit.Font {
+    let font = this.parsedSubsets.get(file);
+    if (!font) {
+      font = fontkit.openSync(file) as fontkit.Font;
+      this.parsedSubsets.set(file, font);
+    }
+    return font;
   }
 
   /** The text cut into runs that one font can draw, in order. */
@@ -93,7 +102,7 @@ export function writeText(
 ): void {
   const runs = fonts.runs(text, options.weight ?? "body");
   const measured = runs.map((run) => {
-    if (run.file) doc.registerFont(run.font, run.file);
+    if (run.file) doc.registerFont(run.font, fonts.subset(run.file) as unknown as string);
     return { ...run, width: doc.font(run.font).widthOfString(run.text) };
   });
   const limit = options.width ?? Number.POSITIVE_INFINITY;

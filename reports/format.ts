@@ -1,11 +1,19 @@
+const monthFormat = new Intl.DateTimeFormat("en-GB", { month: "long", year: "numeric", timeZone: "UTC" });
+const dateFormats = new Map<string, Intl.DateTimeFormat>();
+
 /** "October 2026" */
 export function monthLabel(month: string): string {
-  return new Intl.DateTimeFormat("en-GB", { month: "long", year: "numeric", timeZone: "UTC" }).format(new Date(`${month}-01T12:00:00Z`));
+  return monthFormat.format(new Date(`${month}-01T12:00:00Z`));
 }
 
 /** "21 Nov 2026", in the given zone. */
 export function dateLabel(at: Date, timeZone: string): string {
-  return new Intl.DateTimeFormat("en-GB", { day: "numeric", month: "short", year: "numeric", timeZone }).format(at);
+  let format = dateFormats.get(timeZone);
+  if (!format) {
+    format = new Intl.DateTimeFormat("en-GB", { day: "numeric", month: "short", year: "numeric", timeZone });
+    dateFormats.set(timeZone, format);
+  }
+  return format.format(at);
 }
 
 export const count = (n: number) => n.toLocaleString("en");

@@ -1,0 +1,147 @@
+import { randomUUID } from "node:crypto";
+import { performance } from "node:perf_hooks";
+import { Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { setTimeout as sleep } from "node:timers/promises";
+import nodemailer from "nodemailer";
+import PDFDocument from "pdfkit";
+import { SMTPServer } from "smtp-server";
+import type { AddressInfo } from "node:net";
+import { createLogger } from "../core/logger.js";
+import { createMailer } from "../core/mailer.js";
+import type { Database } from "../prisma/database.js";
+import { buildStatement } from "../reports/build-statement.js";
+import { renderInvoice } from "../reports/render-invoice.js";
+import { renderUsageReport } from "../reports/render-usage-report.js";
+import { createStatementQueue } from "../reports/statement-queue.js";
+import { enqueueDueStatements } from "../scheduler/enqueue-due-statements.js";
+import type { QueueSettings } from "../workers/metering-queues.js";
+import { startStatementDeliveryWorker } from "../workers/statement-delivery-worker.js";
+import { figure, type BenchFigure } from "./bench-figure.js";
+
+const seller = { name: "Credits Platform Ltd", addressLines: ["1 Harbour Street", "Dublin"], taxId: "IE1234567X" };
+const nullSink = () => new Writable({ write(_chunk, _encoding, done) { done(); } });
+
+/**
+ * Month-end statements: rendering (usage PDF + invoice) per second beside
+ * bare pdfkit, and end-to-end delivery (fan-out, workers rendering in
+ * parallel, SMTP to a local server) beside bare nodemailer, with peak RSS.
+ */
+export async function runStatementsBench(
+  db: Database,
+  queues: QueueSettings,
+  options: { orgs: number; log: (line: string) => void },
+): Promise<BenchFigure[]> {
+  const month = "2026-10";
+  const orgIds = await seedOrgs(db, options.orgs, month);
+  options.log(`seeded ${options.orgs} orgs with a month of usage and an invoice each`);
+  const smtp = await startSink();
+  let peakRss = 0;
+  const sampler = setInterval(() => { peakRss = Math.max(peakRss, process.memoryUsage().rss); }, 50);
+  try {
+    const bare = await measure(400, async () => {
+      const doc = new PDFDocument({ size: "A4" });
+      doc.text("Hello");
+      doc.end();
+      await pipeline(doc, nullSink());
+    });
+    const sample = orgIds.slice(0, Math.min(400, orgIds.length));
+    const rendered = await measure(sample.length, async (index) => {
+      const view = await buildStatement(db, sample[index]!, month);
+      await pipeline(renderUsageReport(view), nullSink());
+      for (const invoice of view.invoices) await pipeline(renderInvoice(invoice, seller), nullSink());
+    });
+    options.log(`rendering: ${rendered.toFixed(1)} statements/s (usage PDF + invoice) vs bare pdfkit ${bare.toFixed(0)} docs/s`);
+
+    const bareMail = nodemailer.createTransport({ host: "127.0.0.1", port: smtp.port, pool: true, maxConnections: 4 });
+    const attachment = Buffer.alloc(60_000, 1);
+    const smtpCeiling = await measure(400, () => bareMail.sendMail({
+      from: "bench@localhost", to: "admin@example.test", subject: "x", text: "x", attachments: [{ filename: "a.pdf", content: attachment }],
+    }));
+    bareMail.close();
+
+    peakRss = process.memoryUsage().rss;
+    smtp.received = 0;
+    const queue = createStatementQueue(queues);
+    const mailer = createMailer({ SMTP_URL: `smtp://127.0.0.1:${smtp.port}/?pool=true&maxConnections=8`, OUTBOX_DIR: "var/bench-outbox", MAIL_FROM: "bench@localhost" });
+    const worker = startStatementDeliveryWorker({ db, mailer, logger: createLogger({ level: "error" }), seller, queues, concurrency: 8 });
+    const started = performance.now();
+    await enqueueDueStatements({ db, queue, logger: createLogger({ level: "error" }) },
+      { now: new Date("2026-11-02T12:00:00Z"), sendAt: "06:00", messageDomain: "bench.local", attempts: 3, backoffMs: 1_000 });
+    for (;;) {
+      const { rows } = await db.pool.query("SELECT count(*)::int AS sent FROM statement WHERE month = $1 AND status = 'SENT' AND org_id = ANY ($2::uuid[])", [month, orgIds]);
+      if (rows[0].sent >= orgIds.length) break;
+      await sleep(100);
+    }
+    const seconds = (performance.now() - started) / 1000;
+    await worker.close();
+    await queue.obliterate({ force: true }).catch(() => {});
+    await queue.close();
+    mailer.close();
+    const delivered = orgIds.length / seconds;
+    options.log(`delivery: ${orgIds.length} statements in ${seconds.toFixed(1)} s = ${delivered.toFixed(1)}/s (SMTP received ${smtp.received}), peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MB; bare nodemailer ${smtpCeiling.toFixed(0)} messages/s`);
+    return [
+      figure("statements: rendered/s (usage PDF + invoice, one process)", rendered, "statements/s", "bare pdfkit one-line document", bare),
+      figure(`statements: delivered/s end to end, ${orgIds.length} orgs`, delivered, "statements/s", "bare nodemailer, 60 kB attachment, same SMTP server", smtpCeiling),
+      { name: `statements: ${orgIds.length}-org month-end run`, value: Number(seconds.toFixed(1)), unit: "s", baseline: "target 180 s for 10,000 orgs", baselineValue: 180, ratio: Number((seconds / 180).toFixed(3)) },
+      { name: `statements: peak RSS during the ${orgIds.length}-org run`, value: Math.round(peakRss / 2 ** 20), unit: "MB", baseline: "target 500 MB", baselineValue: 500, ratio: Number((peakRss / 2 ** 20 / 500).toFixed(3)) },
+    ];
+  } finally {
+    clearInterval(sampler);
+    await smtp.close();
+  }
+}
+
+async function measure(count: number, run: (index: number) => Promise<unknown>, parallel = 8): Promise<number> {
+  const started = performance.now();
+  let next = 0;
+  await Promise.all(Array.from({ length: parallel }, async () => {
+    while (next < count) await run(next++);
+  }));
+  return count / ((performance.now() - started) / 1000);
+}
+
+async function startSink() {
+  const sink = { port: 0, received: 0, close: async () => {} };
+  const server = new SMTPServer({
+    authOptional: true, disabledCommands: ["STARTTLS"], logger: false,
+    onData(stream, _session, callback) {
+      stream.resume();
+      stream.on("end", () => { sink.received += 1; callback(); });
+    },
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  sink.port = (server.server.address() as AddressInfo).port;
+  sink.close = () => new Promise<void>((resolve) => server.close(() => resolve()));
+  return sink;
+}
+
+/** Bench fixture: orgs with an admin, two events, October usage on several days and one paid invoice. */
+async function seedOrgs(db: Database, count: number, month: string): Promise<string[]> {
+  const tag = randomUUID().slice(0, 8);
+  const { rows } = await db.pool.query<{ id: string }>(
+    `INSERT INTO organisation (name, currency, cost_per_credit, time_zone, created_at)
+     SELECT 'Bench Studio ' || n || ' ' || $2, 'EUR', 0.05, 'Europe/Berlin', $3::date - interval '40 days'
+     FROM generate_series(1, $1) AS n RETURNING id`, [count, tag, `${month}-01`]);
+  const ids = rows.map((row) => row.id);
+  await db.pool.query(
+    `INSERT INTO app_user (org_id, email, name, role) SELECT id, 'admin-' || id || '@bench.test', 'Bench Admin', 'ADMIN' FROM unnest($1::uuid[]) AS id`, [ids]);
+  await db.pool.query(`INSERT INTO event (org_id, name) SELECT id, e FROM unnest($1::uuid[]) AS id, unnest(ARRAY['Marathon', 'Gala']) AS e`, [ids]);
+  await db.pool.query(
+    `INSERT INTO credit_transaction (org_id, type, credits, balance_after, idempotency_key, request_fingerprint, created_at)
+     SELECT id, 'PURCHASE', 1000, 1000, 'bench-purchase', 'f', $2::timestamptz FROM unnest($1::uuid[]) AS id`, [ids, `${month}-02T09:00:00Z`]);
+  await db.pool.query(
+    `INSERT INTO credit_transaction (org_id, type, usage_type, credits, event_id, balance_after, idempotency_key, request_fingerprint, reference, created_at)
+     SELECT e.org_id, 'USAGE', 'PHOTO_PROCESSING', -(10 + d), e.id, 500, 'bench-usage-' || e.id || '-' || d, 'f', 'run-' || d,
+            $2::timestamptz + d * interval '1 day'
+     FROM event e, generate_series(1, 6) AS d WHERE e.org_id = ANY ($1::uuid[])`, [ids, `${month}-03T10:00:00Z`]);
+  await db.pool.query(
+    `WITH payments AS (
+       INSERT INTO payment (org_id, user_id, idempotency_key, credits, unit_price, currency, subtotal_minor, tax_rate, tax_minor, total_minor, status, provider_intent_id)
+       SELECT u.org_id, u.id, 'bench', 1000, 0.05, 'EUR', 5000, 0, 0, 5000, 'SUCCEEDED', 'pi_bench_' || u.org_id FROM app_user u WHERE u.org_id = ANY ($1::uuid[])
+       RETURNING id, org_id, provider_intent_id)
+     INSERT INTO invoice (number, org_id, payment_id, credits, unit_price, currency, subtotal_minor, tax_rate, tax_minor, total_minor, payment_reference, issued_at)
+     SELECT 'BENCH-' || $3 || '-' || row_number() OVER (), org_id, id, 1000, 0.05, 'EUR', 5000, 0, 0, 5000, provider_intent_id, $2::timestamptz FROM payments`,
+    [ids, `${month}-02T09:00:00Z`, tag]);
+  return ids;
+}
