@@ -49,7 +49,7 @@ runCommand(async () => {
     figures.push(...(await runMeteringBench(db, { ...queueSettings(config), prefix: `${config.QUEUE_PREFIX}-bench` }, { quick: values.quick, log })));
     const orgs = values.quick ? 1_000 : 10_000;
     console.log(`statements (${orgs} orgs)`);
-    figures.push(...(await runStatementsBench(db, { ...queueSettings(config), prefix: `${config.QUEUE_PREFIX}-bench-statements` }, { orgs, log })));
+    figures.push(...(await runStatementsBench(db, { ...queueSettings(config), prefix: `${config.QUEUE_PREFIX}-bench-statements` }, { orgs, databaseUrl: url.toString(), log })));
   } finally {
     await db.close();
   }

@@ -1,0 +1,29 @@
+/**
+ * A statement delivery worker for the benchmark, as a process of its own
+ * (one per core). Reports its peak RSS to the parent when told to stop.
+ */
+import { loadConfig } from "../core/config.js";
+import { createLogger } from "../core/logger.js";
+import { createMailer } from "../core/mailer.js";
+import { createDatabase } from "../prisma/database.js";
+import { queueSettings } from "../workers/metering-queues.js";
+import { startStatementDeliveryWorker } from "../workers/statement-delivery-worker.js";
+
+const config = loadConfig();
+const db = createDatabase({ url: config.DATABASE_URL, poolSize: 8 });
+const mailer = createMailer(config);
+const worker = startStatementDeliveryWorker({
+  db, mailer, logger: createLogger({ level: "error" }), queues: queueSettings(config), concurrency: 8,
+  seller: { name: "Credits Platform Ltd", addressLines: ["1 Harbour Street", "Dublin"], taxId: "IE1234567X" },
+});
+let peakRss = process.memoryUsage().rss;
+const sampler = setInterval(() => { peakRss = Math.max(peakRss, process.memoryUsage().rss); }, 50);
+await worker.waitUntilReady();
+process.send?.({ ready: true });
+process.on("message", async () => {
+  clearInterval(sampler);
+  await worker.close();
+  await db.close();
+  mailer.close();
+  process.send?.({ peakRss }, () => process.exit(0));
+});
