@@ -24,15 +24,16 @@ export async function makeOrg(
 }
 
 /**
- * Moves a ledger row to another instant. The ledger refuses UPDATE, so this
- * switches off triggers for one transaction: a test fixture, never product code.
+ * Runs one UPDATE with triggers switched off for its transaction: the ledger
+ * and invoices refuse UPDATE, so moving a row in time is a test fixture, never
+ * product code.
  */
-export async function backdateTransaction(db: Database, transactionId: string, at: Date): Promise<void> {
+async function updateBypassingTriggers(db: Database, sql: string, values: unknown[]): Promise<void> {
   const client = await db.pool.connect();
   try {
     await client.query("BEGIN");
     await client.query("SET LOCAL session_replication_role = replica");
-    await client.query("UPDATE credit_transaction SET created_at = $2 WHERE id = $1", [transactionId, at]);
+    await client.query(sql, values);
     await client.query("COMMIT");
   } catch (error) {
     await client.query("ROLLBACK");
@@ -40,6 +41,11 @@ export async function backdateTransaction(db: Database, transactionId: string, a
   } finally {
     client.release();
   }
+}
+
+/** Moves a ledger row to another instant. */
+export function backdateTransaction(db: Database, transactionId: string, at: Date): Promise<void> {
+  return updateBypassingTriggers(db, "UPDATE credit_transaction SET created_at = $2 WHERE id = $1", [transactionId, at]);
 }
 
 /** The ledger's own books, read straight from the tables, for invariant checks. */
@@ -70,18 +76,7 @@ export async function readBooks(db: Database, orgId: string) {
   };
 }
 
-/** Moves an invoice's issue date (invoices refuse UPDATE: a test fixture, like backdateTransaction). */
-export async function backdateInvoice(db: Database, number: string, at: Date): Promise<void> {
-  const client = await db.pool.connect();
-  try {
-    await client.query("BEGIN");
-    await client.query("SET LOCAL session_replication_role = replica");
-    await client.query("UPDATE invoice SET issued_at = $2 WHERE number = $1", [number, at]);
-    await client.query("COMMIT");
-  } catch (error) {
-    await client.query("ROLLBACK");
-    throw error;
-  } finally {
-    client.release();
-  }
+/** Moves an invoice's issue date. */
+export function backdateInvoice(db: Database, number: string, at: Date): Promise<void> {
+  return updateBypassingTriggers(db, "UPDATE invoice SET issued_at = $2 WHERE number = $1", [number, at]);
 }
