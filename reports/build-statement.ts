@@ -47,9 +47,11 @@ export interface StatementView {
 /** Everything an org's statement for a month says, read from the ledger (no rendering here). */
 export async function buildStatement(db: Database, orgId: string, month: string, generatedAt: Date = new Date()): Promise<StatementView> {
   const { startsAt, endsAt, timeZone } = await orgMonth(db, orgId, month);
-  const org = await db.prisma.organisation.findUniqueOrThrow({ where: { id: orgId } });
   const range = [orgId, startsAt, endsAt];
-  const [totals, cards, byEvent, bySource, byType, daily, additions, invoices] = await Promise.all([
+  // Plain SQL rather than Prisma here: a month-end run builds thousands of these.
+  const [orgRows, totals, cards, byEvent, bySource, byType, daily, additions, invoiceRows] = await Promise.all([
+    db.pool.query<{ name: string; currency: string; cost_per_credit: string | null }>(
+      "SELECT name, currency, cost_per_credit::text FROM organisation WHERE id = $1", [orgId]),
     db.pool.query<{ before: string; through: string; used: string; added: string; usages: string }>(
       `SELECT COALESCE(sum(credits) FILTER (WHERE created_at < $2), 0) AS before,
               COALESCE(sum(credits) FILTER (WHERE created_at < $3), 0) AS through,
@@ -71,12 +73,22 @@ export async function buildStatement(db: Database, orgId: string, month: string,
     db.pool.query<{ created_at: Date; type: string; credits: number; reference: string | null }>(
       `SELECT created_at, type, credits, reference FROM credit_transaction
        WHERE org_id = $1 AND credits > 0 AND created_at >= $2 AND created_at < $3 ORDER BY id`, range),
-    db.prisma.invoice.findMany({
-      where: { orgId, issuedAt: { gte: startsAt, lt: endsAt } },
-      orderBy: { number: "asc" },
-      include: { payment: { include: { user: { select: { name: true, email: true } } } } },
-    }),
+    db.pool.query<{
+      number: string; issued_at: Date; credits: number; unit_price: string; currency: string; subtotal_minor: string;
+      tax_rate: string; tax_minor: string; total_minor: string; payment_reference: string; buyer_contact: string | null;
+    }>(
+      `SELECT i.number, i.issued_at, i.credits, i.unit_price::text, i.currency, i.subtotal_minor, i.tax_rate::text, i.tax_minor,
+              i.total_minor, i.payment_reference, u.name AS buyer_contact
+       FROM invoice i JOIN payment p ON p.id = i.payment_id LEFT JOIN app_user u ON u.id = p.user_id
+       WHERE i.org_id = $1 AND i.issued_at >= $2 AND i.issued_at < $3 ORDER BY i.number`, range),
   ]);
+  const org = { id: orgId, name: orgRows.rows[0]!.name, currency: orgRows.rows[0]!.currency, costPerCredit: orgRows.rows[0]!.cost_per_credit };
+  const invoices = invoiceRows.rows.map((row) => ({
+    number: row.number, issuedAt: row.issued_at, credits: row.credits, unitPrice: normaliseDecimal(row.unit_price), currency: row.currency,
+    subtotalMinor: BigInt(row.subtotal_minor), taxRate: normaliseDecimal(row.tax_rate), taxMinor: BigInt(row.tax_minor),
+    totalMinor: BigInt(row.total_minor), paymentReference: row.payment_reference,
+    buyer: { orgName: org.name, orgId, timeZone, contact: row.buyer_contact },
+  }));
   const t = totals.rows[0]!;
   const days = Math.round((endsAt.getTime() - startsAt.getTime()) / 86_400_000);
   const perDay = new Array<number>(days).fill(0);
@@ -84,7 +96,7 @@ export async function buildStatement(db: Database, orgId: string, month: string,
   const used = Number(t.used);
   const added = Number(t.added);
   return {
-    org: { id: org.id, name: org.name, currency: org.currency, costPerCredit: org.costPerCredit?.toString() ?? null, timeZone },
+    org: { ...org, costPerCredit: org.costPerCredit === null ? null : normaliseDecimal(org.costPerCredit), timeZone },
     month, startsAt, endsAt, generatedAt,
     balanceAtStart: Number(t.before),
     balanceAtEnd: Number(t.through),
@@ -100,11 +112,11 @@ export async function buildStatement(db: Database, orgId: string, month: string,
     daily: perDay,
     additions: additions.rows.map((row) => ({ at: row.created_at, type: row.type, credits: row.credits, reference: row.reference })),
     spendMinor: org.costPerCredit === null ? null : invoices.reduce((sum, invoice) => sum + invoice.totalMinor, 0n),
-    invoices: invoices.map((invoice) => ({
-      number: invoice.number, issuedAt: invoice.issuedAt, credits: invoice.credits, unitPrice: invoice.unitPrice.toString(),
-      currency: invoice.currency, subtotalMinor: invoice.subtotalMinor, taxRate: invoice.taxRate.toString(), taxMinor: invoice.taxMinor,
-      totalMinor: invoice.totalMinor, paymentReference: invoice.paymentReference,
-      buyer: { orgName: org.name, orgId: org.id, timeZone, contact: invoice.payment.user ? `${invoice.payment.user.name}` : null },
-    })),
+    invoices,
   };
+}
+
+/** "0.050000" (numeric(18,6)) as "0.05". */
+function normaliseDecimal(value: string): string {
+  return value.includes(".") ? value.replace(/0+$/, "").replace(/\.$/, "") : value;
 }

@@ -41,7 +41,8 @@ export async function deliverStatement(
     return { outcome: existing.status === "SKIPPED" ? "skipped" : "already-sent", messageId: existing.messageId, recipients: existing.recipients };
   }
   const log = deps.logger.child({ orgId: request.orgId, month: request.month, statementId: statement.id });
-  const admins = await deps.db.prisma.user.findMany({ where: { orgId: request.orgId, role: "ADMIN" }, select: { email: true, name: true }, orderBy: { email: "asc" } });
+  const { rows: admins } = await deps.db.pool.query<{ email: string; name: string }>(
+    "SELECT email, name FROM app_user WHERE org_id = $1 AND role = 'ADMIN' ORDER BY email", [request.orgId]);
   if (admins.length === 0) {
     await deps.db.pool.query("UPDATE statement SET status = 'SKIPPED', failure_reason = 'the organisation has no admin', updated_at = now() WHERE id = $1", [statement.id]);
     log.warn("statement skipped: the organisation has no admin to send it to");
