@@ -35,12 +35,12 @@ export async function runMeteringBench(
   queues: QueueSettings,
   options: { quick: boolean; log: (line: string) => void },
 ): Promise<BenchFigure[]> {
-  const onePhotoJobs = options.quick ? 4_000 : 20_000;
-  const hundredPhotoRuns = options.quick ? 300 : 1_000;
+  const onePhotoJobs = options.quick ? 3_000 : 20_000;
+  const hundredPhotoRuns = options.quick ? 200 : 1_000;
 
   const bullmqCeiling = await measureBullmqCeiling(queues, onePhotoJobs);
   options.log(`BullMQ ceiling (empty processor, concurrency ${concurrency}, producer running): ${bullmqCeiling.toFixed(0)} jobs/s`);
-  const batchedRows = await measureBatchedRowCeiling(db, options.quick ? 3_000 : 8_000);
+  const batchedRows = await measureBatchedRowCeiling(db, options.quick ? 2_000 : 8_000);
   options.log(`PostgreSQL batched-row ceiling (100 rows + one balance update per statement): ${batchedRows.toFixed(0)} rows/s`);
 
   const figures: BenchFigure[] = [];
@@ -108,13 +108,12 @@ async function measureBatchedRowCeiling(db: Database, durationMs: number): Promi
 async function meterScenario(db: Database, queueSettings: QueueSettings, scenario: Scenario) {
   const tag = randomUUID().slice(0, 8);
   const queues = { ...queueSettings, prefix: `${queueSettings.prefix}-${tag}` };
-  const orgs: { orgId: string; eventId: number }[] = [];
-  for (let i = 0; i < scenario.orgs; i++) {
+  const orgs = await Promise.all(Array.from({ length: scenario.orgs }, async (_, i) => {
     const org = await createOrganisation(db, { name: `Bench ${tag} ${i}`, currency: "EUR", costPerCredit: "0.05", timeZone: "UTC" });
     const event = await createEvent(db, { orgId: org.id, name: "Bench event" });
     await grantCredits(db, { orgId: org.id, type: "PURCHASE", credits: 10_000_000, idempotencyKey: `bench-${tag}` });
-    orgs.push({ orgId: org.id, eventId: event.id });
-  }
+    return { orgId: org.id, eventId: event.id };
+  }));
   const workers = startMeteringWorkers({
     db, queues, logger: createLogger({ level: "error", name: "bench" }),
     mailer: createMailer({ OUTBOX_DIR: "var/bench-outbox", MAIL_FROM: "bench@localhost" }),

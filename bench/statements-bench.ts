@@ -31,7 +31,7 @@ const nullSink = () => new Writable({ write(_chunk, _encoding, done) { done(); }
 export async function runStatementsBench(
   db: Database,
   queues: QueueSettings,
-  options: { orgs: number; databaseUrl: string; log: (line: string) => void },
+  options: { orgs: number; databaseUrl: string; quick: boolean; log: (line: string) => void },
 ): Promise<BenchFigure[]> {
   const month = "2026-10";
   const orgIds = await seedOrgs(db, options.orgs, month);
@@ -40,13 +40,14 @@ export async function runStatementsBench(
   let peakRss = 0;
   const sampler = setInterval(() => { peakRss = Math.max(peakRss, process.memoryUsage().rss); }, 50);
   try {
-    const bare = await measure(400, async () => {
+    const samples = options.quick ? 100 : 400;
+    const bare = await measure(samples, async () => {
       const doc = new PDFDocument({ size: "A4" });
       doc.text("Hello");
       doc.end();
       await pipeline(doc, nullSink());
     });
-    const sample = orgIds.slice(0, Math.min(400, orgIds.length));
+    const sample = orgIds.slice(0, Math.min(samples, orgIds.length));
     const rendered = await measure(sample.length, async (index) => {
       const view = await buildStatement(db, sample[index]!, month);
       await pipeline(renderUsageReport(view), nullSink());
@@ -56,7 +57,7 @@ export async function runStatementsBench(
 
     const bareMail = nodemailer.createTransport({ host: "127.0.0.1", port: smtp.port, pool: true, maxConnections: 4 });
     const attachment = Buffer.alloc(60_000, 1);
-    const smtpCeiling = await measure(400, () => bareMail.sendMail({
+    const smtpCeiling = await measure(samples, () => bareMail.sendMail({
       from: "bench@localhost", to: "admin@example.test", subject: "x", text: "x", attachments: [{ filename: "a.pdf", content: attachment }],
     }));
     bareMail.close();
