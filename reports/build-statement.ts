@@ -46,33 +46,36 @@ export interface StatementView {
 
 /** Everything an org's statement for a month says, read from the ledger (no rendering here). */
 export async function buildStatement(db: Database, orgId: string, month: string, generatedAt: Date = new Date()): Promise<StatementView> {
-  const { startsAt, endsAt, timeZone } = await orgMonth(db, orgId, month);
+  const { startsAt, endsAt, timeZone, org: orgRow } = await orgMonth(db, orgId, month);
   const range = [orgId, startsAt, endsAt];
-  // Plain SQL rather than Prisma here: a month-end run builds thousands of these.
-  const [orgRows, totals, cards, byEvent, bySource, byType, daily, additions, invoiceRows] = await Promise.all([
-    db.pool.query<{ name: string; currency: string; cost_per_credit: string | null }>(
-      "SELECT name, currency, cost_per_credit::text FROM organisation WHERE id = $1", [orgId]),
-    db.pool.query<{ before: string; through: string; used: string; added: string; usages: string }>(
-      `SELECT COALESCE(sum(credits) FILTER (WHERE created_at < $2), 0) AS before,
-              COALESCE(sum(credits) FILTER (WHERE created_at < $3), 0) AS through,
-              COALESCE(-sum(credits) FILTER (WHERE type = 'USAGE' AND created_at >= $2 AND created_at < $3), 0) AS used,
-              COALESCE(sum(credits) FILTER (WHERE credits > 0 AND created_at >= $2 AND created_at < $3), 0) AS added,
-              count(*) FILTER (WHERE type = 'USAGE' AND created_at >= $2 AND created_at < $3) AS usages
-       FROM credit_transaction WHERE org_id = $1 AND created_at < $3`, range),
+  // Plain SQL, few statements: a month-end run builds thousands of these.
+  const [monthFigures, cards, byEvent, bySource, invoiceRows] = await Promise.all([
+    db.pool.query<{
+      before: string; through: string; used: string; added: string; usages: string;
+      by_type: { usage_type: string; credits: number; runs: number }[] | null;
+      daily: { day: number; credits: number }[] | null;
+      additions: { created_at: string; type: string; credits: number; reference: string | null }[] | null;
+    }>(
+      `WITH month AS (
+         SELECT type, usage_type, credits, reference, id, created_at FROM credit_transaction
+         WHERE org_id = $1 AND created_at >= $2 AND created_at < $3)
+       SELECT (SELECT COALESCE(sum(credits), 0) FROM credit_transaction WHERE org_id = $1 AND created_at < $2) AS before,
+              (SELECT COALESCE(sum(credits), 0) FROM credit_transaction WHERE org_id = $1 AND created_at < $3) AS through,
+              (SELECT COALESCE(-sum(credits) FILTER (WHERE type = 'USAGE'), 0) FROM month) AS used,
+              (SELECT COALESCE(sum(credits) FILTER (WHERE credits > 0), 0) FROM month) AS added,
+              (SELECT count(*) FILTER (WHERE type = 'USAGE') FROM month) AS usages,
+              (SELECT json_agg(t ORDER BY t.credits DESC) FROM (
+                 SELECT usage_type, -sum(credits) AS credits, count(DISTINCT COALESCE(reference, id::text)) AS runs
+                 FROM month WHERE type = 'USAGE' GROUP BY usage_type) AS t) AS by_type,
+              (SELECT json_agg(d) FROM (
+                 SELECT extract(day FROM created_at AT TIME ZONE $4)::int AS day, -sum(credits) AS credits
+                 FROM month WHERE type = 'USAGE' GROUP BY 1) AS d) AS daily,
+              (SELECT json_agg(a ORDER BY a.id) FROM (
+                 SELECT id, created_at, type, credits, reference FROM month WHERE credits > 0) AS a) AS additions`,
+      [...range, timeZone]),
     monthlySummary(db, { orgId, asOf: startsAt, months: 4 }),
     usageByEvent(db, { orgId, from: startsAt, to: endsAt }),
     creditsUsedBySource(db, { orgId, from: startsAt, to: endsAt }),
-    db.pool.query<{ usage_type: string; credits: string; runs: string }>(
-      `SELECT usage_type, -sum(credits) AS credits, count(DISTINCT COALESCE(reference, id::text)) AS runs
-       FROM credit_transaction WHERE org_id = $1 AND type = 'USAGE' AND created_at >= $2 AND created_at < $3
-       GROUP BY usage_type ORDER BY credits DESC`, range),
-    db.pool.query<{ day: number; credits: string }>(
-      `SELECT extract(day FROM created_at AT TIME ZONE $4)::int AS day, -sum(credits) AS credits
-       FROM credit_transaction WHERE org_id = $1 AND type = 'USAGE' AND created_at >= $2 AND created_at < $3
-       GROUP BY day`, [...range, timeZone]),
-    db.pool.query<{ created_at: Date; type: string; credits: number; reference: string | null }>(
-      `SELECT created_at, type, credits, reference FROM credit_transaction
-       WHERE org_id = $1 AND credits > 0 AND created_at >= $2 AND created_at < $3 ORDER BY id`, range),
     db.pool.query<{
       number: string; issued_at: Date; credits: number; unit_price: string; currency: string; subtotal_minor: string;
       tax_rate: string; tax_minor: string; total_minor: string; payment_reference: string; buyer_contact: string | null;
@@ -82,17 +85,17 @@ export async function buildStatement(db: Database, orgId: string, month: string,
        FROM invoice i JOIN payment p ON p.id = i.payment_id LEFT JOIN app_user u ON u.id = p.user_id
        WHERE i.org_id = $1 AND i.issued_at >= $2 AND i.issued_at < $3 ORDER BY i.number`, range),
   ]);
-  const org = { id: orgId, name: orgRows.rows[0]!.name, currency: orgRows.rows[0]!.currency, costPerCredit: orgRows.rows[0]!.cost_per_credit };
+  const org = { id: orgId, ...orgRow };
   const invoices = invoiceRows.rows.map((row) => ({
     number: row.number, issuedAt: row.issued_at, credits: row.credits, unitPrice: normaliseDecimal(row.unit_price), currency: row.currency,
     subtotalMinor: BigInt(row.subtotal_minor), taxRate: normaliseDecimal(row.tax_rate), taxMinor: BigInt(row.tax_minor),
     totalMinor: BigInt(row.total_minor), paymentReference: row.payment_reference,
     buyer: { orgName: org.name, orgId, timeZone, contact: row.buyer_contact },
   }));
-  const t = totals.rows[0]!;
+  const t = monthFigures.rows[0]!;
   const days = Math.round((endsAt.getTime() - startsAt.getTime()) / 86_400_000);
   const perDay = new Array<number>(days).fill(0);
-  for (const row of daily.rows) perDay[row.day - 1] = Number(row.credits);
+  for (const row of t.daily ?? []) perDay[row.day - 1] = Number(row.credits);
   const used = Number(t.used);
   const added = Number(t.added);
   return {
@@ -105,12 +108,12 @@ export async function buildStatement(db: Database, orgId: string, month: string,
     netCredits: added - used,
     usageTransactionCount: Number(t.usages),
     cards,
-    usageByType: byType.rows.map((row) => ({ usageType: row.usage_type, credits: Number(row.credits), runs: Number(row.runs) })),
+    usageByType: (t.by_type ?? []).map((row) => ({ usageType: row.usage_type, credits: Number(row.credits), runs: Number(row.runs) })),
     usageByEvent: byEvent,
     freeCredits: bySource.freeCredits,
     paidCredits: bySource.paidCredits,
     daily: perDay,
-    additions: additions.rows.map((row) => ({ at: row.created_at, type: row.type, credits: row.credits, reference: row.reference })),
+    additions: (t.additions ?? []).map((row) => ({ at: new Date(row.created_at), type: row.type, credits: row.credits, reference: row.reference })),
     spendMinor: org.costPerCredit === null ? null : invoices.reduce((sum, invoice) => sum + invoice.totalMinor, 0n),
     invoices,
   };

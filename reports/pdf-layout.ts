@@ -16,6 +16,8 @@ export function fonts(): FontBook {
 export function newDocument(info: { title: string; createdAt: Date }): PDFKit.PDFDocument {
   const doc = new PDFDocument({
     size: "A4", margin: page.margin, bufferPages: false, autoFirstPage: true,
+    // No default font: pdfkit would parse Helvetica's metrics for every document, and we never use it.
+    font: null as unknown as string,
     info: { Title: info.title, Producer: "credits-metering", Creator: "credits-metering", CreationDate: info.createdAt },
   });
   fonts().prepare(doc);
