@@ -18,6 +18,8 @@ export function newDocument(info: { title: string; createdAt: Date }): PDFKit.PD
     size: "A4", margin: page.margin, bufferPages: false, autoFirstPage: true,
     // No default font: pdfkit would parse Helvetica's metrics for every document, and we never use it.
     font: null as unknown as string,
+    // Deflating every stream costs a tenth of a statement's time; the PDFs stay small (about 40 kB) without it.
+    compress: false,
     info: { Title: info.title, Producer: "credits-metering", Creator: "credits-metering", CreationDate: info.createdAt },
   });
   fonts().prepare(doc);
