@@ -11,7 +11,7 @@ import { buildStatement } from "../reports/build-statement.js";
 import { deliverStatement } from "../reports/deliver-statement.js";
 import { renderInvoice } from "../reports/render-invoice.js";
 import { renderUsageReport } from "../reports/render-usage-report.js";
-import { messageDomain, sellerFromConfig } from "../workers/statement-delivery-worker.js";
+import { messageDomain, recordStatement, sellerFromConfig } from "../reports/record-statement.js";
 import { formatTable } from "./print-table.js";
 
 /**
@@ -29,11 +29,7 @@ export async function tourStatements(db: Database, config: Config, orgIds: strin
   try {
     for (const orgId of orgIds) {
       const month = await previousOrgMonth(db, orgId);
-      await db.pool.query(
-        `INSERT INTO statement (org_id, month, message_id) VALUES ($1::uuid, $2, '<statement.' || $1::text || '.' || $2 || '@' || $3 || '>')
-         ON CONFLICT (org_id, month) DO NOTHING`,
-        [orgId, month, messageDomain(config.MAIL_FROM)],
-      );
+      await recordStatement(db, { orgId, month, messageDomain: messageDomain(config.MAIL_FROM) });
       const delivery = await deliverStatement({ db, mailer, logger, seller }, { orgId, month });
       const current = await buildStatement(db, orgId, new Date().toISOString().slice(0, 7));
       const report = path.join(previewDir, `usage-statement-${orgId}-${current.month}.pdf`);

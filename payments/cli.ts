@@ -52,7 +52,8 @@ runCommand(async () => {
         { db, provider, logger, limits: { minCredits: config.PURCHASE_MIN_CREDITS, maxCredits: config.PURCHASE_MAX_CREDITS, taxRate: config.TAX_RATE } },
         { orgId: values.org, userId: values.user, credits: values.credits === undefined ? undefined : Number(values.credits), idempotencyKey: values.key ?? randomUUID() },
       );
-      console.log(formatTable([{ ...purchase, total: formatMoney(purchase.totalMinor, purchase.currency), totalMinor: undefined }]));
+      const { totalMinor, ...shown } = purchase;
+      console.log(formatTable([{ ...shown, total: formatMoney(totalMinor, purchase.currency) }]));
     } else {
       throw new AppError("INVALID_INPUT", `unknown command "${command ?? ""}": use recheck or buy`);
     }

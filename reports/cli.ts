@@ -21,9 +21,9 @@ import { monthKey } from "../ledger/org-month.js";
 import { createDatabase } from "../prisma/database.js";
 import { enqueueDueStatements } from "../scheduler/enqueue-due-statements.js";
 import { queueSettings } from "../workers/metering-queues.js";
-import { messageDomain, sellerFromConfig } from "../workers/statement-delivery-worker.js";
 import { buildStatement } from "./build-statement.js";
 import { deliverStatement } from "./deliver-statement.js";
+import { messageDomain, recordStatement, sellerFromConfig } from "./record-statement.js";
 import { renderInvoice } from "./render-invoice.js";
 import { renderUsageReport } from "./render-usage-report.js";
 import { createStatementQueue } from "./statement-queue.js";
@@ -57,11 +57,7 @@ runCommand(async () => {
       console.log(files.join("\n"));
     } else if (command === "send") {
       const args = parseInput(target, values, "arguments");
-      await db.pool.query(
-        `INSERT INTO statement (org_id, month, message_id) VALUES ($1::uuid, $2, '<statement.' || $1::text || '.' || $2 || '@' || $3 || '>')
-         ON CONFLICT (org_id, month) DO NOTHING`,
-        [args.org, args.month, messageDomain(config.MAIL_FROM)],
-      );
+      await recordStatement(db, { orgId: args.org, month: args.month, messageDomain: messageDomain(config.MAIL_FROM) });
       const mailer = createMailer(config);
       const delivery = await deliverStatement({ db, mailer, logger, seller: sellerFromConfig(config) }, { orgId: args.org, month: args.month, resend: true });
       mailer.close();

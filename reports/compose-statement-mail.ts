@@ -1,4 +1,4 @@
-import { escapeHtml } from "../workers/notify-processing-paused.js";
+import { escapeHtml } from "../core/escape-html.js";
 import type { StatementView } from "./build-statement.js";
 import { count, monthLabel } from "./format.js";
 

@@ -16,7 +16,7 @@ import { createPaymentRecheckQueue } from "../payments/recheck-queue.js";
 import { createDatabase } from "../prisma/database.js";
 import { queueSettings } from "../workers/metering-queues.js";
 import { createStatementQueue } from "../reports/statement-queue.js";
-import { messageDomain } from "../workers/statement-delivery-worker.js";
+import { messageDomain } from "../reports/record-statement.js";
 import { enqueueDueStatements } from "./enqueue-due-statements.js";
 import { enqueueStuckPaymentRechecks } from "./enqueue-stuck-payment-rechecks.js";
 import { redisRunCoordinator } from "./redis-run-coordinator.js";

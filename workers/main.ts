@@ -11,7 +11,8 @@ import { createDatabase } from "../prisma/database.js";
 import { HttpPaymentProvider } from "../payments/http-payment-provider.js";
 import { createPhotoProcessor } from "./create-photo-processor.js";
 import { startPaymentRecheckWorker } from "./payment-recheck-worker.js";
-import { sellerFromConfig, startStatementDeliveryWorker } from "./statement-delivery-worker.js";
+import { sellerFromConfig } from "../reports/record-statement.js";
+import { startStatementDeliveryWorker } from "./statement-delivery-worker.js";
 import { queueSettings } from "./metering-queues.js";
 import { startMeteringWorkers } from "./metering-workers.js";
 

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { escapeHtml } from "../core/escape-html.js";
 import type { Mailer } from "../core/mailer.js";
 import type { Logger } from "../core/logger.js";
 import type { Database } from "../prisma/database.js";
@@ -46,8 +47,4 @@ Buy credits and processing resumes by itself where it stopped.</p>`,
 
 async function markPauseNotified(db: Database, payload: ProcessingPausedPayload): Promise<void> {
   await db.pool.query("UPDATE organisation SET pause_notified_at = paused_at WHERE id = $1 AND paused_at = $2", [payload.orgId, payload.pausedAt]);
-}
-
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
 }

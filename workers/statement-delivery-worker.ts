@@ -37,12 +37,3 @@ export function startStatementDeliveryWorker(options: {
   worker.on("error", (error) => logger.error({ err: error }, "statement worker error"));
   return worker;
 }
-
-export function sellerFromConfig(config: { SELLER_NAME: string; SELLER_ADDRESS: string; SELLER_TAX_ID: string }): Seller {
-  return { name: config.SELLER_NAME, addressLines: config.SELLER_ADDRESS.split(";").map((line) => line.trim()), taxId: config.SELLER_TAX_ID };
-}
-
-/** The domain of our Message-IDs: the sender's. */
-export function messageDomain(mailFrom: string): string {
-  return mailFrom.match(/@([^>\s]+)/)?.[1] ?? "credits.local";
-}
