@@ -20,22 +20,27 @@ import { queueSettings } from "../workers/metering-queues.js";
 runCommand(async () => {
   const { values } = (() => {
     try {
-      return parseArgs({ options: { quick: { type: "boolean", default: false } } });
+      return parseArgs({ options: { quick: { type: "boolean", default: false }, only: { type: "string", multiple: true } } });
     } catch (error) {
-      throw new AppError("INVALID_INPUT", `invalid bench arguments: ${(error as Error).message}; use --quick or nothing`);
+      throw new AppError("INVALID_INPUT", `invalid bench arguments: ${(error as Error).message}; use --quick and/or --only <section>`);
     }
   })();
+  const sections = ["ledger", "metering", "statements"] as const;
+  const unknown = (values.only ?? []).filter((name) => !(sections as readonly string[]).includes(name));
+  if (unknown.length > 0) throw new AppError("INVALID_INPUT", `--only must be one of ${sections.join(", ")}; got ${unknown.join(", ")}`);
+  const runs = (section: (typeof sections)[number]) => !values.only || values.only.includes(section);
   const durationMs = values.quick ? 2_000 : 10_000;
   const config = loadConfig();
 
-  // The benchmark gets a database of its own, made afresh, so it never touches the demo's data.
+  // The benchmark gets a database of its own, named after the configured one and made afresh, so it never touches the demo's data.
   const url = new URL(config.DATABASE_URL);
   const adminUrl = new URL(url);
   adminUrl.pathname = "/postgres";
-  url.pathname = "/credits_bench";
+  const benchDatabase = `${url.pathname.slice(1)}_bench`;
+  url.pathname = `/${benchDatabase}`;
   const admin = new pg.Client({ connectionString: adminUrl.toString() });
   await admin.connect();
-  await admin.query("DROP DATABASE IF EXISTS credits_bench WITH (FORCE)");
+  await admin.query(`DROP DATABASE IF EXISTS "${benchDatabase}" WITH (FORCE)`);
   await admin.end();
   await migrateDatabase(url.toString());
 
@@ -43,13 +48,19 @@ runCommand(async () => {
   const figures: BenchFigure[] = [];
   const log = (line: string) => console.log(`  ${line}`);
   try {
-    console.log(`ledger (${durationMs / 1000} s per measurement)`);
-    figures.push(...(await runLedgerBench(db, { durationMs, log })));
-    console.log("metering (through real workers and queues)");
-    figures.push(...(await runMeteringBench(db, { ...queueSettings(config), prefix: `${config.QUEUE_PREFIX}-bench` }, { quick: values.quick, log })));
-    const orgs = values.quick ? 1_000 : 10_000;
-    console.log(`statements (${orgs} orgs)`);
-    figures.push(...(await runStatementsBench(db, { ...queueSettings(config), prefix: `${config.QUEUE_PREFIX}-bench-statements` }, { orgs, databaseUrl: url.toString(), quick: values.quick, log })));
+    if (runs("ledger")) {
+      console.log(`ledger (${durationMs / 1000} s per measurement)`);
+      figures.push(...(await runLedgerBench(db, { durationMs, log })));
+    }
+    if (runs("metering")) {
+      console.log("metering (through real workers and queues)");
+      figures.push(...(await runMeteringBench(db, { ...queueSettings(config), prefix: `${config.QUEUE_PREFIX}-bench` }, { quick: values.quick, log })));
+    }
+    if (runs("statements")) {
+      const orgs = values.quick ? 1_000 : 10_000;
+      console.log(`statements (${orgs} orgs)`);
+      figures.push(...(await runStatementsBench(db, { ...queueSettings(config), prefix: `${config.QUEUE_PREFIX}-bench-statements` }, { orgs, databaseUrl: url.toString(), quick: values.quick, log })));
+    }
   } finally {
     await db.close();
   }
