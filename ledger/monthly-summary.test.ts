@@ -57,6 +57,86 @@ describe("monthly summary", () => {
   });
 });
 
+describe("monthly summary from the hourly totals", () => {
+  it("is exact for a zone whose offset is not whole hours (Kolkata, +05:30): the part-hours come from the ledger", async () => {
+    const { org, event } = await makeOrg(db, { timeZone: "Asia/Kolkata", credits: 1000 });
+    // March starts at 2026-02-28T18:30Z in Kolkata and ends at 2026-03-31T18:30Z.
+    await useAt(org.id, event.id, "feb-last-half-hour", 2, new Date("2026-02-28T18:10:00Z"));
+    await useAt(org.id, event.id, "mar-first-half-hour", 3, new Date("2026-02-28T18:40:00Z"));
+    await useAt(org.id, event.id, "mar-middle", 5, new Date("2026-03-15T09:00:00Z"));
+    await useAt(org.id, event.id, "mar-last-half-hour", 7, new Date("2026-03-31T18:20:00Z"));
+    await useAt(org.id, event.id, "apr-first-half-hour", 11, new Date("2026-03-31T18:50:00Z"));
+    const months = await monthlySummary(db, { orgId: org.id, asOf: new Date("2026-04-10T00:00:00Z"), months: 3 });
+    expect(months.map((m) => [m.month, m.creditsUsed, m.usageTransactionCount])).toEqual([
+      ["2026-04", 11, 1], ["2026-03", 15, 3], ["2026-02", 2, 1],
+    ]);
+  });
+
+  it("agrees with a sum over the ledger itself, in several zones, after rows were moved in time", async () => {
+    const { org, event } = await makeOrg(db, { credits: 5000 });
+    const start = Date.parse("2026-01-01T00:00:00Z");
+    for (let i = 0; i < 40; i += 1) {
+      // Spread over four months at odd minutes, some moved again afterwards.
+      const at = new Date(start + ((i * 7_919_993_000) % (120 * 86_400_000)));
+      const id = await useAt(org.id, event.id, `spread-${i}`, 1 + (i % 9), at);
+      if (i % 5 === 0) await backdateTransaction(db, id, new Date(at.getTime() - 3 * 3_600_000 - 17 * 60_000));
+    }
+    for (const timeZone of ["UTC", "Asia/Kathmandu", "America/St_Johns", "Pacific/Auckland"]) {
+      await db.pool.query("UPDATE organisation SET time_zone = $2 WHERE id = $1", [org.id, timeZone]);
+      const months = await monthlySummary(db, { orgId: org.id, asOf: new Date("2026-04-20T00:00:00Z"), months: 5 });
+      for (const month of months) {
+        const { rows } = await db.pool.query<{ used: string; added: string; usages: string }>(
+          `SELECT COALESCE(-sum(credits) FILTER (WHERE type = 'USAGE'), 0) AS used,
+                  COALESCE(sum(credits) FILTER (WHERE credits > 0), 0) AS added,
+                  count(*) FILTER (WHERE type = 'USAGE') AS usages
+           FROM credit_transaction WHERE org_id = $1 AND created_at >= $2 AND created_at < $3`,
+          [org.id, month.startsAt, month.endsAt],
+        );
+        expect([timeZone, month.month, month.creditsUsed, month.creditsAdded, month.usageTransactionCount])
+          .toEqual([timeZone, month.month, Number(rows[0]!.used), Number(rows[0]!.added), Number(rows[0]!.usages)]);
+      }
+    }
+  });
+
+  it("does not read the ledger's rows for a whole-hour zone, however many there are", async () => {
+    const { org, event } = await makeOrg(db, { timeZone: "Europe/Berlin" });
+    await db.pool.query(
+      `INSERT INTO credit_transaction (org_id, type, usage_type, credits, event_id, balance_after, idempotency_key, request_fingerprint, created_at)
+       SELECT $1, 'USAGE', 'PHOTO_PROCESSING', -1, $2, 0, 'bulk-' || n, 'bulk', timestamptz '2026-03-01T00:00:00Z' + n * interval '1 minute'
+       FROM generate_series(1, 20000) AS n`,
+      [org.id, event.id],
+    );
+    const [march] = await monthlySummary(db, { orgId: org.id, asOf: new Date("2026-03-20T00:00:00Z"), months: 1 });
+    expect(march!.usageTransactionCount).toBe(
+      Number((await db.pool.query("SELECT count(*) FROM credit_transaction WHERE org_id = $1 AND created_at >= $2 AND created_at < $3", [org.id, march!.startsAt, march!.endsAt])).rows[0].count),
+    );
+    const rowsRead = await ledgerRowsRead(db, org.id);
+    expect(rowsRead).toBe(0);
+  });
+});
+
+/** Rows the summary's plan took from credit_transaction, from EXPLAIN ANALYZE. */
+async function ledgerRowsRead(database: TestDatabase, orgId: string): Promise<number> {
+  const client = await database.pool.connect();
+  try {
+    let captured = "";
+    // The summary's own SQL, run under EXPLAIN: wrap the pool's query once.
+    const query = client.query.bind(client) as (text: string, values: unknown[]) => Promise<unknown>;
+    const fake = { pool: { query: async (text: string, values: unknown[]) => { captured = text; return query(text, values); } } };
+    await monthlySummary(fake as unknown as TestDatabase, { orgId, asOf: new Date("2026-03-20T00:00:00Z"), months: 1 });
+    const { rows } = await client.query(`EXPLAIN (ANALYZE, FORMAT JSON) ${captured}`, [orgId, new Date("2026-03-20T00:00:00Z"), 1]);
+    let read = 0;
+    const visit = (node: Record<string, unknown>) => {
+      if (node["Relation Name"] === "credit_transaction") read += Number(node["Actual Rows"]) * Number(node["Actual Loops"]);
+      for (const child of (node.Plans as Record<string, unknown>[] | undefined) ?? []) visit(child);
+    };
+    visit((rows[0]["QUERY PLAN"] as { Plan: Record<string, unknown> }[])[0]!.Plan);
+    return read;
+  } finally {
+    client.release();
+  }
+}
+
 describe("usage by event", () => {
   it("sums credits and runs per event, largest first, within a period", async () => {
     const { org, event } = await makeOrg(db, { credits: 1000 });

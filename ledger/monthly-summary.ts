@@ -29,7 +29,8 @@ export interface MonthSummary {
 /**
  * The Credits page's cards: the month containing `asOf` and the ones before
  * it, newest first. Months are the org's: they start at local midnight on the
- * 1st in its time zone.
+ * 1st in its time zone. Read from the hourly totals, so the cost does not grow
+ * with the ledger.
  */
 export async function monthlySummary(db: Database, request: z.input<typeof monthlySummaryInput>): Promise<MonthSummary[]> {
   const query = parseInput(monthlySummaryInput, request, "monthly summary query");
@@ -47,15 +48,35 @@ export async function monthlySummary(db: Database, request: z.input<typeof month
          date_trunc('month', $2::timestamptz AT TIME ZONE org.zone) - ($3::int - 1) * interval '1 month',
          date_trunc('month', $2::timestamptz AT TIME ZONE org.zone),
          interval '1 month') AS local_start
+     ),
+     bounds AS (
+       -- Whole UTC hours inside the month come from the hourly totals; a zone
+       -- whose offset is not whole hours leaves a part-hour at either end,
+       -- read from the ledger itself.
+       SELECT m.*,
+              CASE WHEN date_trunc('hour', m.starts_at, 'UTC') = m.starts_at THEN m.starts_at
+                   ELSE date_trunc('hour', m.starts_at, 'UTC') + interval '1 hour' END AS hours_from,
+              date_trunc('hour', m.ends_at, 'UTC') AS hours_to
+       FROM months m
      )
-     SELECT to_char(m.local_start, 'YYYY-MM') AS month, m.starts_at, m.ends_at, m.current,
-            COALESCE(-sum(t.credits) FILTER (WHERE t.type = 'USAGE'), 0) AS credits_used,
-            COALESCE(sum(t.credits) FILTER (WHERE t.credits > 0), 0) AS credits_added,
-            count(t.id) FILTER (WHERE t.type = 'USAGE') AS usage_transaction_count
-     FROM months m
-     LEFT JOIN credit_transaction t ON t.org_id = $1 AND t.created_at >= m.starts_at AND t.created_at < m.ends_at
-     GROUP BY m.local_start, m.starts_at, m.ends_at, m.current
-     ORDER BY m.local_start DESC`,
+     SELECT to_char(b.local_start, 'YYYY-MM') AS month, b.starts_at, b.ends_at, b.current,
+            hours.used + edges.used AS credits_used,
+            hours.added + edges.added AS credits_added,
+            hours.usages + edges.usages AS usage_transaction_count
+     FROM bounds b
+     CROSS JOIN LATERAL (
+       SELECT COALESCE(sum(h.credits_used), 0) AS used, COALESCE(sum(h.credits_added), 0) AS added,
+              COALESCE(sum(h.usage_transactions), 0) AS usages
+       FROM credit_hour_total h
+       WHERE h.org_id = $1 AND h.hour_start >= b.hours_from AND h.hour_start < b.hours_to) AS hours
+     CROSS JOIN LATERAL (
+       SELECT COALESCE(-sum(t.credits) FILTER (WHERE t.type = 'USAGE'), 0) AS used,
+              COALESCE(sum(t.credits) FILTER (WHERE t.credits > 0), 0) AS added,
+              count(*) FILTER (WHERE t.type = 'USAGE') AS usages
+       FROM credit_transaction t
+       WHERE t.org_id = $1 AND ((t.created_at >= b.starts_at AND t.created_at < b.hours_from)
+                             OR (t.created_at >= b.hours_to AND t.created_at < b.ends_at))) AS edges
+     ORDER BY b.local_start DESC`,
     [query.orgId, query.asOf ?? new Date(), query.months],
   );
   if (result.rows.length === 0) {

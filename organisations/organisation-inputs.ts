@@ -1,7 +1,17 @@
 import { z } from "zod";
 
 const currencies = new Set(Intl.supportedValuesOf("currency"));
-const timeZones = new Set(Intl.supportedValuesOf("timeZone"));
+
+/** Intl's list holds only canonical names (Asia/Calcutta, not Asia/Kolkata); constructing a formatter accepts every IANA name and alias. */
+function isTimeZone(zone: string): boolean {
+  if (!/^[A-Za-z][A-Za-z0-9_+\-/]*$/.test(zone)) return false;
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 export const currencyCode = z
   .string({ error: "must be an ISO 4217 currency code" })
@@ -9,7 +19,7 @@ export const currencyCode = z
 
 export const timeZone = z
   .string({ error: "must be an IANA time zone" })
-  .refine((zone) => timeZones.has(zone) || zone === "UTC", { error: "must be an IANA time zone such as Europe/Berlin" });
+  .refine(isTimeZone, { error: "must be an IANA time zone such as Europe/Berlin" });
 
 /** A decimal string such as "0.05": prices are never floats. */
 export const costPerCredit = z
