@@ -60,6 +60,12 @@ const configSchema = z.object({
   STATEMENT_SEND_AT: z.string().regex(/^([01][0-9]|2[0-3]):[0-5][0-9]$/, { error: "must be HH:MM" }).default("06:00"),
   STATEMENT_DELIVERY_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(8),
   STATEMENT_RETRY_BACKOFF_MS: milliseconds(60_000),
+  API_PORT: z.coerce.number().int().min(1).max(65_535).default(4000),
+  /** Requests per minute allowed to one API token (or, without one, to one address). */
+  API_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(10_000_000).default(600),
+  /** How long an API process trusts a token it has looked up; a revocation takes at most this long to bite. 0: look up on every request. */
+  API_TOKEN_CACHE_MS: z.coerce.number().int().min(0).max(300_000).default(5_000),
+  API_BODY_LIMIT_BYTES: z.coerce.number().int().min(1_024).max(10_485_760).default(16_384),
   SELLER_NAME: z.string().min(1).default("Credits Platform Ltd"),
   /** The seller's address on invoices, lines separated by ";". */
   SELLER_ADDRESS: z.string().min(1).default("1 Harbour Street;Dublin D02 XY45;Ireland"),

@@ -23,6 +23,15 @@ export const errorCatalogue = {
   LEDGER_APPEND_ONLY: { retryable: false, httpStatus: 500 },
   LEDGER_INVARIANT_BROKEN: { retryable: false, httpStatus: 500 },
   PERMISSION_DENIED: { retryable: false, httpStatus: 403 },
+  /** No API token, or one that is unknown or revoked. */
+  UNAUTHENTICATED: { retryable: false, httpStatus: 401 },
+  RATE_LIMITED: { retryable: true, httpStatus: 429 },
+  NOT_FOUND: { retryable: false, httpStatus: 404 },
+  INVOICE_NOT_FOUND: { retryable: false, httpStatus: 404 },
+  API_TOKEN_NOT_FOUND: { retryable: false, httpStatus: 404 },
+  BODY_TOO_LARGE: { retryable: false, httpStatus: 413 },
+  /** The request is not JSON, or not the media type the route takes. */
+  MALFORMED_REQUEST: { retryable: false, httpStatus: 400 },
   CUSTOM_BILLING: { retryable: false, httpStatus: 409 },
   PAYMENT_NOT_FOUND: { retryable: false, httpStatus: 404 },
   PAYMENT_STILL_PENDING: { retryable: true, httpStatus: 409 },

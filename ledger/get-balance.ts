@@ -14,12 +14,14 @@ export interface Balance {
 
 export async function getBalance(db: Database, orgId: string): Promise<Balance> {
   const id = parseInput(input.orgId, orgId, "organisation id");
-  const org = await db.prisma.organisation.findUnique({
-    where: { id },
-    select: { balanceCredits: true, reservedCredits: true, processingState: true },
-  });
+  // Plain SQL: the API's busiest read.
+  const { rows } = await db.pool.query<{ balance_credits: string; reserved_credits: string; processing_state: Balance["processingState"] }>(
+    "SELECT balance_credits, reserved_credits, processing_state FROM organisation WHERE id = $1",
+    [id],
+  );
+  const org = rows[0];
   if (!org) throw new AppError("ORG_NOT_FOUND", `organisation ${id} not found`, { details: { orgId: id } });
-  const balanceCredits = toCredits(org.balanceCredits);
-  const reservedCredits = toCredits(org.reservedCredits);
-  return { balanceCredits, reservedCredits, availableCredits: balanceCredits - reservedCredits, processingState: org.processingState };
+  const balanceCredits = toCredits(org.balance_credits);
+  const reservedCredits = toCredits(org.reserved_credits);
+  return { balanceCredits, reservedCredits, availableCredits: balanceCredits - reservedCredits, processingState: org.processing_state };
 }

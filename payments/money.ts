@@ -37,3 +37,8 @@ export function formatMoney(minor: bigint, currency: string, locale = "en"): str
   // Intl takes a decimal string exactly (no float) since Node 20's ICU.
   return new Intl.NumberFormat(locale, { style: "currency", currency, minimumFractionDigits: digits }).format(major as `${number}`);
 }
+
+/** A numeric(18,6) as people write it: "0.050000" as "0.05", "2.000000" as "2". */
+export function trimDecimal(value: string): string {
+  return value.includes(".") ? value.replace(/0+$/, "").replace(/\.$/, "") : value;
+}

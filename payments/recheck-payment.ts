@@ -62,16 +62,20 @@ export async function recheckPayment(
   return { paymentId: payment.id, oldStatus, newStatus, creditsAdded: 0, invoiceNumber: null };
 }
 
-/** Which payments ops can recheck at once. */
-export type RecheckSelection = { paymentId: string } | { stuckAfterMs: number } | { needsAttention: true };
+/** Which payments ops can recheck at once; an org's admin picks among the org's own. */
+export type RecheckSelection = { paymentId: string } | { stuckAfterMs: number; orgId?: string } | { needsAttention: true; orgId?: string };
 
 export async function selectPaymentsToRecheck(db: Database, selection: RecheckSelection, limit = 1_000): Promise<string[]> {
   if ("paymentId" in selection) return [selection.paymentId];
   const { rows } = "needsAttention" in selection
-    ? await db.pool.query<{ id: string }>("SELECT id FROM payment WHERE status = 'NEEDS_ATTENTION' ORDER BY created_at LIMIT $1", [limit])
+    ? await db.pool.query<{ id: string }>(
+        "SELECT id FROM payment WHERE status = 'NEEDS_ATTENTION' AND ($2::uuid IS NULL OR org_id = $2) ORDER BY created_at LIMIT $1",
+        [limit, selection.orgId ?? null],
+      )
     : await db.pool.query<{ id: string }>(
-        "SELECT id FROM payment WHERE status = 'PENDING' AND created_at < now() - $1 * interval '1 millisecond' ORDER BY created_at LIMIT $2",
-        [selection.stuckAfterMs, limit],
+        `SELECT id FROM payment WHERE status = 'PENDING' AND created_at < now() - $1 * interval '1 millisecond'
+           AND ($3::uuid IS NULL OR org_id = $3) ORDER BY created_at LIMIT $2`,
+        [selection.stuckAfterMs, limit, selection.orgId ?? null],
       );
   return rows.map((row) => row.id);
 }

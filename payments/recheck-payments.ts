@@ -7,17 +7,17 @@ import { recheckPayment, selectPaymentsToRecheck, type Recheck, type RecheckSele
 export type RecheckRow = Partial<Recheck> & { paymentId: string; error?: string };
 
 /**
- * Ops' manual recheck (the CLI now, the API later): one payment, every stuck
- * one, or every one that needs attention. One payment's error does not stop
+ * Ops' manual recheck (the CLI and the API): one payment, every stuck one, or
+ * every one that needs attention. One payment's error does not stop
  * the others; it is reported in its row.
  */
 export async function recheckPayments(
   deps: { db: Database; provider: PaymentProvider; logger: Logger },
   selection: RecheckSelection,
-  options: { maxPendingChecks: number },
+  options: { maxPendingChecks: number; limit?: number },
 ): Promise<RecheckRow[]> {
   const rows: RecheckRow[] = [];
-  for (const paymentId of await selectPaymentsToRecheck(deps.db, selection)) {
+  for (const paymentId of await selectPaymentsToRecheck(deps.db, selection, options.limit)) {
     try {
       rows.push(await recheckPayment(deps, { paymentId, source: "manual", maxPendingChecks: options.maxPendingChecks }));
     } catch (error) {

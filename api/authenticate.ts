@@ -1,0 +1,26 @@
+import type { FastifyRequest } from "fastify";
+import type { Principal, PrincipalDirectory } from "./principal.js";
+
+/**
+ * The token of a request: "Authorization: Bearer <token>", or Basic
+ * credentials whose password is the token (what a browser sends to the
+ * queue dashboard after its login prompt).
+ */
+export function tokenOf(request: FastifyRequest): string | null {
+  const header = request.headers.authorization;
+  if (!header) return null;
+  const [scheme, value] = header.split(" ", 2);
+  if (!value) return null;
+  if (scheme?.toLowerCase() === "bearer") return value.trim() || null;
+  if (scheme?.toLowerCase() === "basic") {
+    const decoded = Buffer.from(value, "base64").toString("utf8");
+    const colon = decoded.indexOf(":");
+    return colon >= 0 && decoded.length > colon + 1 ? decoded.slice(colon + 1) : null;
+  }
+  return null;
+}
+
+export async function authenticate(directory: PrincipalDirectory, request: FastifyRequest): Promise<Principal | null> {
+  const token = tokenOf(request);
+  return token ? directory.find(token) : null;
+}

@@ -1,0 +1,117 @@
+import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
+import { z } from "zod";
+import { AppError } from "../core/errors.js";
+import { getBalance, monthlySummary, usageByEvent } from "../ledger/index.js";
+import { trimDecimal } from "../payments/money.js";
+import { requireOrg, requirePermission } from "./access.js";
+import type { ApiDependencies } from "./api-context.js";
+import { principalOf } from "./api-context.js";
+import { commonErrors, instant, iso, orgParams } from "./api-schemas.js";
+
+const credits = z.object({
+  availableCredits: z.number().int(),
+  balanceCredits: z.number().int(),
+  reservedCredits: z.number().int(),
+  processingState: z.enum(["active", "paused"]),
+  /** Only with ?include=costPerCredit, and never for custom billing. */
+  costPerCredit: z.object({ amount: z.string(), currency: z.string() }).optional(),
+  customBilling: z.boolean(),
+}).meta({ id: "Credits" });
+
+const monthSummary = z.object({
+  month: z.string(), startsAt: z.string(), endsAt: z.string(), creditsUsed: z.number().int(), creditsAdded: z.number().int(),
+  netCredits: z.number().int(), usageTransactionCount: z.number().int(), current: z.boolean(),
+}).meta({ id: "MonthSummary" });
+
+const eventUsage = z.object({
+  eventId: z.number().int(), eventName: z.string(), creditsUsed: z.number().int(), creditsRefunded: z.number().int(), runs: z.number().int(),
+}).meta({ id: "EventUsage" });
+
+/** The Credits page: balance, monthly cards, usage by event, subscription. */
+export const creditsRoutes: FastifyPluginAsyncZod<{ deps: ApiDependencies }> = async (app, { deps }) => {
+  const { db } = deps;
+
+  app.get("/orgs/:orgId/credits", {
+    schema: {
+      summary: "Available balance, reserved credits and processing state; cost per credit on request",
+      tags: ["credits"],
+      params: orgParams,
+      querystring: z.strictObject({ include: z.literal("costPerCredit", { error: "must be costPerCredit" }).optional() }),
+      response: { 200: credits, ...commonErrors },
+    },
+  }, async (request) => {
+    const principal = principalOf(request);
+    await requireOrg(db, principal, request.params.orgId);
+    requirePermission(principal, "credits:read");
+    const [balance, org] = await Promise.all([
+      getBalance(db, request.params.orgId),
+      db.pool.query<{ cost_per_credit: string | null; currency: string }>(
+        "SELECT cost_per_credit::text, currency FROM organisation WHERE id = $1", [request.params.orgId]),
+    ]);
+    const { cost_per_credit: cost, currency } = org.rows[0]!;
+    return {
+      availableCredits: balance.availableCredits,
+      balanceCredits: balance.balanceCredits,
+      reservedCredits: balance.reservedCredits,
+      processingState: balance.processingState === "PAUSED" ? "paused" as const : "active" as const,
+      ...(request.query.include === "costPerCredit" && cost !== null ? { costPerCredit: { amount: trimDecimal(cost), currency } } : {}),
+      customBilling: cost === null,
+    };
+  });
+
+  app.get("/orgs/:orgId/usage/monthly", {
+    schema: {
+      summary: "The current month and the three before it, in the org's time zone",
+      tags: ["credits"],
+      params: orgParams,
+      querystring: z.strictObject({}),
+      response: { 200: z.object({ months: z.array(monthSummary) }), ...commonErrors },
+    },
+  }, async (request) => {
+    const principal = principalOf(request);
+    await requireOrg(db, principal, request.params.orgId);
+    requirePermission(principal, "credits:read");
+    const months = await monthlySummary(db, { orgId: request.params.orgId });
+    return { months: months.map((m) => ({ ...m, startsAt: iso(m.startsAt), endsAt: iso(m.endsAt) })) };
+  });
+
+  app.get("/orgs/:orgId/usage/events", {
+    schema: {
+      summary: "Credits and runs per event, largest first",
+      tags: ["credits"],
+      params: orgParams,
+      querystring: z.strictObject({ from: instant.optional(), to: instant.optional() }),
+      response: { 200: z.object({ events: z.array(eventUsage) }), ...commonErrors },
+    },
+  }, async (request) => {
+    const principal = principalOf(request);
+    await requireOrg(db, principal, request.params.orgId);
+    requirePermission(principal, "credits:read");
+    return { events: await usageByEvent(db, { orgId: request.params.orgId, from: request.query.from, to: request.query.to }) };
+  });
+
+  app.get("/orgs/:orgId/subscription", {
+    schema: {
+      summary: "The org's plan",
+      tags: ["credits"],
+      params: orgParams,
+      response: {
+        200: z.object({ plan: z.literal("PAY_AS_YOU_GO"), name: z.string(), description: z.string(), expiresAt: z.null(), customBilling: z.boolean() }),
+        ...commonErrors,
+      },
+    },
+  }, async (request) => {
+    const principal = principalOf(request);
+    await requireOrg(db, principal, request.params.orgId);
+    requirePermission(principal, "credits:read");
+    const { rows } = await db.pool.query<{ custom: boolean }>("SELECT cost_per_credit IS NULL AS custom FROM organisation WHERE id = $1", [request.params.orgId]);
+    if (!rows[0]) throw new AppError("ORG_NOT_FOUND", `organisation ${request.params.orgId} not found`);
+    return {
+      plan: "PAY_AS_YOU_GO" as const,
+      name: "Pay As You Go",
+      description: "Prepaid credits shared by all events: 1 credit per photo processed (Photo Processing or AI Image Rotation). Credits never expire.",
+      expiresAt: null,
+      customBilling: rows[0].custom,
+    };
+  });
+};
