@@ -6,14 +6,14 @@ import { createBullBoard } from "@bull-board/api";
 import { BullMQAdapter } from "@bull-board/api/bullMQAdapter";
 import { FastifyAdapter } from "@bull-board/fastify";
 import type { Queue } from "bullmq";
-import Fastify, { type FastifyError } from "fastify";
+import Fastify, { type FastifyError, type FastifyReply, type FastifyRequest } from "fastify";
 import {
   createJsonSchemaTransform, hasZodFastifySchemaValidationErrors, serializerCompiler, validatorCompiler, type ZodTypeProvider,
 } from "fastify-type-provider-zod";
 import type { Redis } from "ioredis";
 import { z } from "zod";
 import { AppError, errorCatalogue, isAppError } from "../core/errors.js";
-import { requirePermission } from "./access.js";
+import { can, requirePermission } from "./access.js";
 import { principalOf, type ApiDependencies } from "./api-context.js";
 import { createApiMetrics } from "./api-metrics.js";
 import { authenticate } from "./authenticate.js";
@@ -29,7 +29,7 @@ export const queueDashboardPath = "/v1/staff/queues";
  * The HTTP API: /v1 (token required), /health (open), /metrics (staff),
  * /docs (OpenAPI). Every error is JSON: { error: { code, message, details? } }.
  */
-export async function buildApi(deps: ApiDependencies & { redis: Redis; queues: Queue[] }) {
+export async function buildApi(deps: ApiDependencies & { redis: Redis; queues: Queue[]; rateLimitPrefix: string }) {
   const app = Fastify({
     loggerInstance: deps.logger,
     bodyLimit: deps.config.API_BODY_LIMIT_BYTES,
@@ -41,12 +41,13 @@ export async function buildApi(deps: ApiDependencies & { redis: Redis; queues: Q
   const directory = new PrincipalDirectory(deps.db, deps.config.API_TOKEN_CACHE_MS);
   const metrics = createApiMetrics({ db: deps.db, queues: deps.queues });
 
-  app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
+  const sendError = (error: FastifyError | AppError, request: FastifyRequest, reply: FastifyReply) => {
     const { status, body } = errorReply(error);
     if (status >= 500) request.log.error({ err: error }, "request failed");
     if (status === 401 && request.url.startsWith(queueDashboardPath)) reply.header("www-authenticate", 'Basic realm="credits staff", charset="UTF-8"');
     return reply.code(status).send(body);
-  });
+  };
+  app.setErrorHandler(sendError);
   app.setNotFoundHandler((request, reply) =>
     reply.code(404).send({ error: { code: "NOT_FOUND", message: `no route ${request.method} ${request.url.split("?")[0]}` } }));
   app.addHook("onResponse", async (request, reply) => {
@@ -70,7 +71,7 @@ export async function buildApi(deps: ApiDependencies & { redis: Redis; queues: Q
     max: deps.config.API_RATE_LIMIT_PER_MINUTE,
     timeWindow: 60_000,
     redis: deps.redis,
-    nameSpace: "credits-api-rate:",
+    nameSpace: `${deps.rateLimitPrefix}:api-rate:`,
     // Per token (hashed, so no token sits in Redis); without one, per address.
     keyGenerator: (request) => {
       const header = request.headers.authorization;
@@ -97,12 +98,13 @@ export async function buildApi(deps: ApiDependencies & { redis: Redis; queues: Q
   });
 
   await app.register(async (v1) => {
-    v1.addHook("onRequest", async (request) => {
+    // Hooks answer refusals themselves: the queue dashboard's routes have an error handler of their own.
+    v1.addHook("onRequest", async (request, reply) => {
       request.principal = await authenticate(directory, request);
       if (!request.principal) {
-        throw new AppError("UNAUTHENTICATED", request.headers.authorization
+        return sendError(new AppError("UNAUTHENTICATED", request.headers.authorization
           ? "the API token is unknown or revoked"
-          : "an API token is required: Authorization: Bearer <token>");
+          : "an API token is required: Authorization: Bearer <token>"), request, reply);
       }
     });
     v1.get("/me", {
@@ -120,7 +122,9 @@ export async function buildApi(deps: ApiDependencies & { redis: Redis; queues: Q
     await v1.register(billingRoutes, { deps });
     await v1.register(staffRoutes, { deps });
     await v1.register(async (board) => {
-      board.addHook("onRequest", async (request) => requirePermission(principalOf(request), "staff"));
+      board.addHook("onRequest", async (request, reply) => {
+        if (!can(principalOf(request), "staff")) return sendError(new AppError("PERMISSION_DENIED", "only the platform's staff can see the queues"), request, reply);
+      });
       const adapter = new FastifyAdapter();
       createBullBoard({ queues: deps.queues.map((queue) => new BullMQAdapter(queue, { readOnlyMode: false })), serverAdapter: adapter });
       adapter.setBasePath(queueDashboardPath);

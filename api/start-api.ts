@@ -43,6 +43,7 @@ export async function startApi(
     config,
     redis,
     queues: queues as Queue[],
+    rateLimitPrefix: config.QUEUE_PREFIX,
   });
   const url = await app.listen({ port: listen.port, host: listen.host });
   return {
