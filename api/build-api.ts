@@ -71,6 +71,8 @@ export async function buildApi(deps: ApiDependencies & { redis: Redis; queues: Q
     max: deps.config.API_RATE_LIMIT_PER_MINUTE,
     timeWindow: 60_000,
     redis: deps.redis,
+    // Redis down must not take the API down with it: requests go unlimited until it is back.
+    skipOnError: true,
     nameSpace: `${deps.rateLimitPrefix}:api-rate:`,
     // Per token (hashed, so no token sits in Redis); without one, per address.
     keyGenerator: (request) => {

@@ -26,15 +26,22 @@ export async function startApi(
   listen: { port: number; host: string },
 ): Promise<RunningApi> {
   const settings = queueSettings(config);
-  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2, enableOfflineQueue: false, lazyConnect: false });
-  // The API must come up (and report "not ready") when Redis is down; errors are already in the readiness check.
-  redis.on("error", () => undefined);
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2, enableOfflineQueue: false });
+  // The API comes up, and reports "not ready", while Redis is down; the log says so at most every 30 s.
+  let lastRedisWarningAt = 0;
+  const warnRedisDown = (error: Error) => {
+    if (Date.now() - lastRedisWarningAt < 30_000) return;
+    lastRedisWarningAt = Date.now();
+    deps.logger.warn({ err: error }, "Redis unreachable: rate limits, queue figures and readiness fail until it is back");
+  };
+  redis.on("error", warnRedisDown);
   const queues = [
     createMeteringQueue(settings),
     new Queue(notificationQueueName, { connection: settings.connection, prefix: settings.prefix }),
     createPaymentRecheckQueue(settings),
     createStatementQueue(settings),
   ];
+  for (const queue of queues) queue.on("error", warnRedisDown);
   const app = await buildApi({
     db: deps.db,
     logger: deps.logger,
