@@ -3,7 +3,8 @@
  * Migrates the database, takes one organisation through the ledger, then
  * meters two organisations' processing runs through real workers; one runs
  * out, and its admin's purchase sticks in pending until rechecks settle it;
- * ends with last month's statements delivered and this month's PDFs written.
+ * then last month's statements delivered and this month's PDFs written; ends
+ * with the HTTP API answering for one org, and tokens printed to try it.
  */
 import { loadConfig } from "../core/config.js";
 import { runCommand } from "../core/run-command.js";
@@ -13,6 +14,7 @@ import { tourLedger } from "./ledger-tour.js";
 import { tourMetering } from "./metering-tour.js";
 import { startPaymentsTour } from "./payments-tour.js";
 import { tourStatements } from "./statements-tour.js";
+import { tourApi } from "./api-tour.js";
 
 runCommand(async () => {
   const config = loadConfig();
@@ -30,6 +32,7 @@ runCommand(async () => {
       await payments.close();
     }
     await tourStatements(db, config, [ledgerOrg, ...meteredOrgs]);
+    await tourApi(db, config, [ledgerOrg, ...meteredOrgs]);
   } finally {
     await db.close();
   }
