@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { AppError } from "../core/errors.js";
-import { getBalance, monthlySummary, usageByEvent } from "../ledger/index.js";
+import { monthlySummary, usageByEvent } from "../ledger/index.js";
 import { trimDecimal } from "../payments/money.js";
 import { requireOrg, requirePermission } from "./access.js";
 import type { ApiDependencies } from "./api-context.js";
@@ -43,19 +43,25 @@ export const creditsRoutes: FastifyPluginAsyncZod<{ deps: ApiDependencies }> = a
     const principal = principalOf(request);
     await requireOrg(db, principal, request.params.orgId);
     requirePermission(principal, "credits:read");
-    const [balance, org] = await Promise.all([
-      getBalance(db, request.params.orgId),
-      db.pool.query<{ cost_per_credit: string | null; currency: string }>(
-        "SELECT cost_per_credit::text, currency FROM organisation WHERE id = $1", [request.params.orgId]),
-    ]);
-    const { cost_per_credit: cost, currency } = org.rows[0]!;
+    // One statement: the page's busiest call.
+    const { rows } = await db.pool.query<{
+      balance_credits: string; reserved_credits: string; processing_state: "ACTIVE" | "PAUSED"; cost_per_credit: string | null; currency: string;
+    }>(
+      "SELECT balance_credits, reserved_credits, processing_state, cost_per_credit::text, currency FROM organisation WHERE id = $1",
+      [request.params.orgId],
+    );
+    const org = rows[0];
+    if (!org) throw new AppError("ORG_NOT_FOUND", `organisation ${request.params.orgId} not found`);
+    const balanceCredits = Number(org.balance_credits);
+    const reservedCredits = Number(org.reserved_credits);
     return {
-      availableCredits: balance.availableCredits,
-      balanceCredits: balance.balanceCredits,
-      reservedCredits: balance.reservedCredits,
-      processingState: balance.processingState === "PAUSED" ? "paused" as const : "active" as const,
-      ...(request.query.include === "costPerCredit" && cost !== null ? { costPerCredit: { amount: trimDecimal(cost), currency } } : {}),
-      customBilling: cost === null,
+      availableCredits: balanceCredits - reservedCredits,
+      balanceCredits,
+      reservedCredits,
+      processingState: org.processing_state === "PAUSED" ? "paused" as const : "active" as const,
+      ...(request.query.include === "costPerCredit" && org.cost_per_credit !== null
+        ? { costPerCredit: { amount: trimDecimal(org.cost_per_credit), currency: org.currency } } : {}),
+      customBilling: org.cost_per_credit === null,
     };
   });
 

@@ -15,6 +15,7 @@ import type { BenchFigure } from "./bench-figure.js";
 import { runLedgerBench } from "./ledger-bench.js";
 import { runMeteringBench } from "./metering-bench.js";
 import { runStatementsBench } from "./statements-bench.js";
+import { runApiBench } from "./api-bench.js";
 import { queueSettings } from "../workers/metering-queues.js";
 
 runCommand(async () => {
@@ -25,7 +26,7 @@ runCommand(async () => {
       throw new AppError("INVALID_INPUT", `invalid bench arguments: ${(error as Error).message}; use --quick and/or --only <section>`);
     }
   })();
-  const sections = ["ledger", "metering", "statements"] as const;
+  const sections = ["ledger", "metering", "statements", "api"] as const;
   const unknown = (values.only ?? []).filter((name) => !(sections as readonly string[]).includes(name));
   if (unknown.length > 0) throw new AppError("INVALID_INPUT", `--only must be one of ${sections.join(", ")}; got ${unknown.join(", ")}`);
   const runs = (section: (typeof sections)[number]) => !values.only || values.only.includes(section);
@@ -60,6 +61,10 @@ runCommand(async () => {
       const orgs = values.quick ? 1_000 : 10_000;
       console.log(`statements (${orgs} orgs)`);
       figures.push(...(await runStatementsBench(db, { ...queueSettings(config), prefix: `${config.QUEUE_PREFIX}-bench-statements` }, { orgs, databaseUrl: url.toString(), quick: values.quick, log })));
+    }
+    if (runs("api")) {
+      console.log("api (autocannon against the API in its own process)");
+      figures.push(...(await runApiBench(db, { databaseUrl: url.toString(), queuePrefix: `${config.QUEUE_PREFIX}-bench`, quick: values.quick, log })));
     }
   } finally {
     await db.close();

@@ -73,9 +73,11 @@ export async function monthlySummary(db: Database, request: z.input<typeof month
        SELECT COALESCE(-sum(t.credits) FILTER (WHERE t.type = 'USAGE'), 0) AS used,
               COALESCE(sum(t.credits) FILTER (WHERE t.credits > 0), 0) AS added,
               count(*) FILTER (WHERE t.type = 'USAGE') AS usages
-       FROM credit_transaction t
-       WHERE t.org_id = $1 AND ((t.created_at >= b.starts_at AND t.created_at < b.hours_from)
-                             OR (t.created_at >= b.hours_to AND t.created_at < b.ends_at))) AS edges
+       FROM (SELECT type, credits FROM credit_transaction
+             WHERE org_id = $1 AND created_at >= b.starts_at AND created_at < b.hours_from
+             UNION ALL
+             SELECT type, credits FROM credit_transaction
+             WHERE org_id = $1 AND created_at >= b.hours_to AND created_at < b.ends_at) AS t) AS edges
      ORDER BY b.local_start DESC`,
     [query.orgId, query.asOf ?? new Date(), query.months],
   );

@@ -16,7 +16,13 @@ export interface Database {
 }
 
 export function createDatabase(options: { url: string; poolSize?: number }): Database {
-  const pool = new pg.Pool({ connectionString: options.url, max: options.poolSize ?? 10 });
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.poolSize ?? 10,
+    // Our statements are short; JIT compilation (hundreds of ms) only ever
+    // kicks in when the planner overestimates one, e.g. a generate_series.
+    options: "-c jit=off",
+  });
   // An idle client that loses its server must not take the process down.
   pool.on("error", () => {});
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });

@@ -67,6 +67,9 @@ ALTER TABLE "api_token" ADD CONSTRAINT "api_token_owner" CHECK (
   OR ("user_id" IS NULL AND "org_id" IS NULL AND "staff_member_id" IS NOT NULL));
 ALTER TABLE "api_token" ADD CONSTRAINT "api_token_hash_format" CHECK ("token_hash" ~ '^[0-9a-f]{64}$');
 
+-- The Purchase History tab: additions only, newest first, without walking past usage rows.
+CREATE INDEX "credit_transaction_additions_idx" ON "credit_transaction" ("org_id", "id" DESC) WHERE "type" <> 'USAGE';
+
 -- Hourly totals follow every row of the ledger, in the same transaction. The
 -- triggers are statement-level (one upsert per statement, however many rows a
 -- batched capture writes) and ENABLE ALWAYS, so that a maintenance session
