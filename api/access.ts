@@ -1,5 +1,7 @@
 import { AppError } from "../core/errors.js";
+import type { FastifyRequest } from "fastify";
 import type { Database } from "../prisma/database.js";
+import { principalOf } from "./api-context.js";
 import type { Principal } from "./principal.js";
 
 /**
@@ -47,4 +49,12 @@ export async function requireOrg(db: Database, principal: Principal, orgId: stri
 
 function orgNotFound(orgId: string): AppError {
   return new AppError("ORG_NOT_FOUND", `organisation ${orgId} not found`);
+}
+
+/** The caller of a request on an org's route, once it may address the org (404 otherwise) and act (403 otherwise). */
+export async function authoriseOnOrg(db: Database, request: FastifyRequest, orgId: string, permission: Permission): Promise<Principal> {
+  const principal = principalOf(request);
+  await requireOrg(db, principal, orgId);
+  requirePermission(principal, permission);
+  return principal;
 }

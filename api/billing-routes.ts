@@ -9,10 +9,10 @@ import { buildStatement } from "../reports/build-statement.js";
 import { findInvoice } from "../reports/find-invoice.js";
 import { renderInvoice } from "../reports/render-invoice.js";
 import { renderUsageReport } from "../reports/render-usage-report.js";
-import { requireOrg, requirePermission } from "./access.js";
-import { principalOf, type ApiDependencies } from "./api-context.js";
+import { authoriseOnOrg } from "./access.js";
+import type { ApiDependencies } from "./api-context.js";
 import { commonErrors, errorResponse, idempotencyHeaders, iso, orgParams, pageLimit } from "./api-schemas.js";
-import { decodeCursor, encodeCursor } from "./page-cursor.js";
+import { decodeCursor, keysetPage } from "./page-cursor.js";
 
 const paymentStatuses = ["PENDING", "SUCCEEDED", "FAILED", "NEEDS_ATTENTION"] as const;
 
@@ -55,10 +55,8 @@ export const billingRoutes: FastifyPluginAsyncZod<{ deps: ApiDependencies }> = a
       response: { 200: z.object({ items: z.array(payment), nextCursor: z.string().nullable() }), ...commonErrors },
     },
   }, async (request) => {
-    const principal = principalOf(request);
     const { orgId } = request.params;
-    await requireOrg(db, principal, orgId);
-    requirePermission(principal, "billing:read");
+    await authoriseOnOrg(db, request, orgId, "billing:read");
     const after = request.query.cursor ? decodeCursor(request.query.cursor) : null;
     const { rows } = await db.pool.query<{
       id: string; status: (typeof paymentStatuses)[number]; credits: number; unit_price: string; currency: string; total_minor: string;
@@ -72,16 +70,15 @@ export const billingRoutes: FastifyPluginAsyncZod<{ deps: ApiDependencies }> = a
        ORDER BY p.created_at DESC, p.id DESC LIMIT $5`,
       [orgId, request.query.status ?? null, after?.at ?? null, after?.id ?? null, request.query.limit + 1],
     );
-    const page = rows.slice(0, request.query.limit);
-    const last = page.at(-1);
+    const { page, nextCursor } = keysetPage(rows, request.query.limit, (row) => ({ at: row.created_at, id: row.id }));
     return {
+      nextCursor,
       items: page.map((row) => ({
         id: row.id, status: row.status, credits: row.credits, unitPrice: trimDecimal(row.unit_price), currency: row.currency,
         totalMinor: row.total_minor, total: formatMoney(BigInt(row.total_minor), row.currency),
         createdAt: iso(row.created_at), settledAt: row.settled_at ? iso(row.settled_at) : null, failureReason: row.failure_reason,
         invoiceId: row.invoice_id, invoiceNumber: row.invoice_number,
       })),
-      nextCursor: rows.length > request.query.limit && last ? encodeCursor(last.created_at, last.id) : null,
     };
   });
 
@@ -101,10 +98,8 @@ export const billingRoutes: FastifyPluginAsyncZod<{ deps: ApiDependencies }> = a
       },
     },
   }, async (request, reply) => {
-    const principal = principalOf(request);
     const { orgId } = request.params;
-    await requireOrg(db, principal, orgId);
-    requirePermission(principal, "credits:buy");
+    const principal = await authoriseOnOrg(db, request, orgId, "credits:buy");
     if (principal.role === "STAFF") throw new AppError("PERMISSION_DENIED", "staff add credits with a grant, not a purchase");
     const purchase = await purchaseCredits({ db, provider: deps.provider, logger: deps.logger.child({ requestId: request.id }), limits }, {
       orgId, userId: principal.userId, credits: request.body.credits, idempotencyKey: request.headers["idempotency-key"],
@@ -122,10 +117,8 @@ export const billingRoutes: FastifyPluginAsyncZod<{ deps: ApiDependencies }> = a
       response: { 200: recheckRow, 502: errorResponse, ...commonErrors },
     },
   }, async (request) => {
-    const principal = principalOf(request);
     const { orgId, paymentId } = request.params;
-    await requireOrg(db, principal, orgId);
-    requirePermission(principal, "payments:recheck");
+    await authoriseOnOrg(db, request, orgId, "payments:recheck");
     const { rowCount } = await db.pool.query("SELECT 1 FROM payment WHERE id = $1 AND org_id = $2", [paymentId, orgId]);
     if (rowCount === 0) throw new AppError("PAYMENT_NOT_FOUND", `payment ${paymentId} not found`);
     const [row] = await recheckPayments({ db, provider: deps.provider, logger: deps.logger.child({ requestId: request.id }) }, { paymentId }, { maxPendingChecks: deps.config.PAYMENT_MAX_PENDING_CHECKS });
@@ -141,10 +134,8 @@ export const billingRoutes: FastifyPluginAsyncZod<{ deps: ApiDependencies }> = a
       response: { 200: z.object({ rechecked: z.array(recheckRow) }), ...commonErrors },
     },
   }, async (request) => {
-    const principal = principalOf(request);
     const { orgId } = request.params;
-    await requireOrg(db, principal, orgId);
-    requirePermission(principal, "payments:recheck");
+    await authoriseOnOrg(db, request, orgId, "payments:recheck");
     const rechecks = { db, provider: deps.provider, logger: deps.logger.child({ requestId: request.id }) };
     const options = { maxPendingChecks: deps.config.PAYMENT_MAX_PENDING_CHECKS, limit: 100 };
     return recheckRows([
@@ -162,10 +153,8 @@ export const billingRoutes: FastifyPluginAsyncZod<{ deps: ApiDependencies }> = a
       response: { 200: z.object({ items: z.array(invoice), nextCursor: z.string().nullable() }), ...commonErrors },
     },
   }, async (request) => {
-    const principal = principalOf(request);
     const { orgId } = request.params;
-    await requireOrg(db, principal, orgId);
-    requirePermission(principal, "billing:read");
+    await authoriseOnOrg(db, request, orgId, "billing:read");
     const after = request.query.cursor ? decodeCursor(request.query.cursor) : null;
     const { rows } = await db.pool.query<{
       id: string; number: string; issued_at: Date; credits: number; currency: string; total_minor: string; payment_id: string;
@@ -175,14 +164,13 @@ export const billingRoutes: FastifyPluginAsyncZod<{ deps: ApiDependencies }> = a
        ORDER BY issued_at DESC, id DESC LIMIT $4`,
       [orgId, after?.at ?? null, after?.id ?? null, request.query.limit + 1],
     );
-    const page = rows.slice(0, request.query.limit);
-    const last = page.at(-1);
+    const { page, nextCursor } = keysetPage(rows, request.query.limit, (row) => ({ at: row.issued_at, id: row.id }));
     return {
+      nextCursor,
       items: page.map((row) => ({
         id: row.id, number: row.number, issuedAt: iso(row.issued_at), credits: row.credits, currency: row.currency,
         totalMinor: row.total_minor, total: formatMoney(BigInt(row.total_minor), row.currency), paymentId: row.payment_id,
       })),
-      nextCursor: rows.length > request.query.limit && last ? encodeCursor(last.issued_at, last.id) : null,
     };
   });
 
@@ -194,10 +182,8 @@ export const billingRoutes: FastifyPluginAsyncZod<{ deps: ApiDependencies }> = a
       ...pdf,
     },
   }, async (request, reply) => {
-    const principal = principalOf(request);
     const { orgId, invoiceId } = request.params;
-    await requireOrg(db, principal, orgId);
-    requirePermission(principal, "billing:read");
+    await authoriseOnOrg(db, request, orgId, "billing:read");
     const view = await findInvoice(db, orgId, invoiceId);
     return reply.type("application/pdf")
       .header("content-disposition", `attachment; filename="${view.number}.pdf"`)
@@ -212,10 +198,8 @@ export const billingRoutes: FastifyPluginAsyncZod<{ deps: ApiDependencies }> = a
       ...pdf,
     },
   }, async (request, reply) => {
-    const principal = principalOf(request);
     const { orgId, month } = request.params;
-    await requireOrg(db, principal, orgId);
-    requirePermission(principal, "billing:read");
+    await authoriseOnOrg(db, request, orgId, "billing:read");
     const { startsAt } = await orgMonth(db, orgId, month);
     if (startsAt.getTime() > Date.now()) throw new AppError("INVALID_INPUT", `params.month: ${month} has not started yet`);
     const view = await buildStatement(db, orgId, month);

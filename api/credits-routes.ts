@@ -3,9 +3,8 @@ import { z } from "zod";
 import { AppError } from "../core/errors.js";
 import { monthlySummary, usageByEvent } from "../ledger/index.js";
 import { trimDecimal } from "../payments/money.js";
-import { requireOrg, requirePermission } from "./access.js";
+import { authoriseOnOrg } from "./access.js";
 import type { ApiDependencies } from "./api-context.js";
-import { principalOf } from "./api-context.js";
 import { commonErrors, instant, iso, orgParams } from "./api-schemas.js";
 
 const credits = z.object({
@@ -40,9 +39,7 @@ export const creditsRoutes: FastifyPluginAsyncZod<{ deps: ApiDependencies }> = a
       response: { 200: credits, ...commonErrors },
     },
   }, async (request) => {
-    const principal = principalOf(request);
-    await requireOrg(db, principal, request.params.orgId);
-    requirePermission(principal, "credits:read");
+    await authoriseOnOrg(db, request, request.params.orgId, "credits:read");
     // One statement: the page's busiest call.
     const { rows } = await db.pool.query<{
       balance_credits: string; reserved_credits: string; processing_state: "ACTIVE" | "PAUSED"; cost_per_credit: string | null; currency: string;
@@ -74,9 +71,7 @@ export const creditsRoutes: FastifyPluginAsyncZod<{ deps: ApiDependencies }> = a
       response: { 200: z.object({ months: z.array(monthSummary) }), ...commonErrors },
     },
   }, async (request) => {
-    const principal = principalOf(request);
-    await requireOrg(db, principal, request.params.orgId);
-    requirePermission(principal, "credits:read");
+    await authoriseOnOrg(db, request, request.params.orgId, "credits:read");
     const months = await monthlySummary(db, { orgId: request.params.orgId });
     return { months: months.map((m) => ({ ...m, startsAt: iso(m.startsAt), endsAt: iso(m.endsAt) })) };
   });
@@ -90,9 +85,7 @@ export const creditsRoutes: FastifyPluginAsyncZod<{ deps: ApiDependencies }> = a
       response: { 200: z.object({ events: z.array(eventUsage) }), ...commonErrors },
     },
   }, async (request) => {
-    const principal = principalOf(request);
-    await requireOrg(db, principal, request.params.orgId);
-    requirePermission(principal, "credits:read");
+    await authoriseOnOrg(db, request, request.params.orgId, "credits:read");
     return { events: await usageByEvent(db, { orgId: request.params.orgId, from: request.query.from, to: request.query.to }) };
   });
 
@@ -107,9 +100,7 @@ export const creditsRoutes: FastifyPluginAsyncZod<{ deps: ApiDependencies }> = a
       },
     },
   }, async (request) => {
-    const principal = principalOf(request);
-    await requireOrg(db, principal, request.params.orgId);
-    requirePermission(principal, "credits:read");
+    await authoriseOnOrg(db, request, request.params.orgId, "credits:read");
     const { rows } = await db.pool.query<{ custom: boolean }>("SELECT cost_per_credit IS NULL AS custom FROM organisation WHERE id = $1", [request.params.orgId]);
     if (!rows[0]) throw new AppError("ORG_NOT_FOUND", `organisation ${request.params.orgId} not found`);
     return {

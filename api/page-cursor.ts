@@ -19,3 +19,12 @@ export function decodeCursor(cursor: string): { at: Date; id: string } {
   if (!parsed.success) throw new AppError("INVALID_INPUT", "querystring.cursor: must be a nextCursor returned by a previous page");
   return { at: new Date(parsed.data[0]), id: parsed.data[1] };
 }
+
+/** A page of `limit` rows out of `limit + 1` fetched, and the cursor of the next page if there is one. */
+export function keysetPage<Row>(rows: Row[], limit: number, keyOf: (row: Row) => { at: Date; id: string }): { page: Row[]; nextCursor: string | null } {
+  const page = rows.slice(0, limit);
+  const last = page.at(-1);
+  if (rows.length <= limit || !last) return { page, nextCursor: null };
+  const key = keyOf(last);
+  return { page, nextCursor: encodeCursor(key.at, key.id) };
+}

@@ -3,7 +3,7 @@ import { z } from "zod";
 import { grantCredits, refundUsage } from "../ledger/index.js";
 import { positiveCredits, transactionId } from "../ledger/ledger-inputs.js";
 import { recheckPayments } from "../payments/recheck-payments.js";
-import { requireOrg, requirePermission } from "./access.js";
+import { authoriseOnOrg, requirePermission } from "./access.js";
 import { principalOf, type ApiDependencies } from "./api-context.js";
 import { commonErrors, errorResponse, idempotencyHeaders, orgParams } from "./api-schemas.js";
 import { recheckRow, recheckRows } from "./billing-routes.js";
@@ -30,9 +30,7 @@ export const staffRoutes: FastifyPluginAsyncZod<{ deps: ApiDependencies }> = asy
       response: { 200: creditTransaction, 201: creditTransaction, 409: errorResponse, ...commonErrors },
     },
   }, async (request, reply) => {
-    const principal = principalOf(request);
-    requirePermission(principal, "staff");
-    await requireOrg(db, principal, request.params.orgId);
+    const principal = await authoriseOnOrg(db, request, request.params.orgId, "staff");
     const result = await grantCredits(db, {
       orgId: request.params.orgId, type: request.body.type, credits: request.body.credits,
       idempotencyKey: request.headers["idempotency-key"], userId: null,
@@ -52,9 +50,7 @@ export const staffRoutes: FastifyPluginAsyncZod<{ deps: ApiDependencies }> = asy
       response: { 200: creditTransaction, 201: creditTransaction, 409: errorResponse, ...commonErrors },
     },
   }, async (request, reply) => {
-    const principal = principalOf(request);
-    requirePermission(principal, "staff");
-    await requireOrg(db, principal, request.params.orgId);
+    const principal = await authoriseOnOrg(db, request, request.params.orgId, "staff");
     const result = await refundUsage(db, {
       orgId: request.params.orgId, usageTransactionId: request.body.usageTransactionId, credits: request.body.credits,
       idempotencyKey: request.headers["idempotency-key"], userId: null, reason: `${request.body.reason} (staff: ${principal.name})`,

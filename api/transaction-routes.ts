@@ -5,8 +5,8 @@ import { z } from "zod";
 import { AppError } from "../core/errors.js";
 import { listTransactions, type TransactionView } from "../ledger/index.js";
 import type { Database } from "../prisma/database.js";
-import { requireOrg, requirePermission } from "./access.js";
-import { principalOf, type ApiDependencies } from "./api-context.js";
+import { authoriseOnOrg } from "./access.js";
+import type { ApiDependencies } from "./api-context.js";
 import { commonErrors, instant, iso, orgParams, pageLimit } from "./api-schemas.js";
 
 const transactionTypes = ["USAGE", "PURCHASE", "ADMIN_GRANT", "FREE_CREDITS", "REFUND"] as const;
@@ -77,10 +77,8 @@ export const transactionRoutes: FastifyPluginAsyncZod<{ deps: ApiDependencies }>
       response: { 200: z.object({ items: z.array(transaction), nextCursor: z.string().nullable() }), ...commonErrors },
     },
   }, async (request) => {
-    const principal = principalOf(request);
     const { orgId } = request.params;
-    await requireOrg(db, principal, orgId);
-    requirePermission(principal, "credits:read");
+    await authoriseOnOrg(db, request, orgId, "credits:read");
     await checkFilters(db, orgId, request.query);
     const page = await listTransactions(db, { ...toLedgerQuery(orgId, request.query), limit: request.query.limit, cursor: request.query.cursor });
     return { items: page.items.map(view), nextCursor: page.nextCursor };
@@ -95,10 +93,8 @@ export const transactionRoutes: FastifyPluginAsyncZod<{ deps: ApiDependencies }>
       produces: ["text/csv"],
     },
   }, async (request, reply) => {
-    const principal = principalOf(request);
     const { orgId } = request.params;
-    await requireOrg(db, principal, orgId);
-    requirePermission(principal, "credits:read");
+    await authoriseOnOrg(db, request, orgId, "credits:read");
     await checkFilters(db, orgId, request.query);
     const query = toLedgerQuery(orgId, request.query);
     async function* rows() {
