@@ -40,13 +40,14 @@ export const creditsRoutes: FastifyPluginAsyncZod<{ deps: ApiDependencies }> = a
     },
   }, async (request) => {
     await authoriseOnOrg(db, request, request.params.orgId, "credits:read");
-    // One statement: the page's busiest call.
+    // One named statement (parsed and planned once per connection): the page's busiest call.
     const { rows } = await db.pool.query<{
       balance_credits: string; reserved_credits: string; processing_state: "ACTIVE" | "PAUSED"; cost_per_credit: string | null; currency: string;
-    }>(
-      "SELECT balance_credits, reserved_credits, processing_state, cost_per_credit::text, currency FROM organisation WHERE id = $1",
-      [request.params.orgId],
-    );
+    }>({
+      name: "api-credits",
+      text: "SELECT balance_credits, reserved_credits, processing_state, cost_per_credit::text, currency FROM organisation WHERE id = $1",
+      values: [request.params.orgId],
+    });
     const org = rows[0];
     if (!org) throw new AppError("ORG_NOT_FOUND", `organisation ${request.params.orgId} not found`);
     const balanceCredits = Number(org.balance_credits);
