@@ -2,18 +2,16 @@ import { AppError, isAppError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
 import { releaseReservation } from "../ledger/release-reservation.js";
 import type { PhotoCapture } from "../ledger/capture-photo-charges.js";
-import type { LedgerBatcher } from "../ledger/ledger-batcher.js";
 import { creditsPerPhoto } from "../ledger/usage-prices.js";
 import type { Database } from "../prisma/database.js";
 import { completeUsageRun, mustPark, parkUsageRun, pauseIfOutOfCredits } from "./org-processing-state.js";
 import type { PhotoProcessor, PhotoResults } from "./photo-processor.js";
-import type { UsageRunStarter } from "./start-usage-runs.js";
+import type { MeteringLedger } from "./metering-ledger.js";
 import type { UsageRunPayload } from "./usage-run-payload.js";
 
 export interface MeteringDependencies {
   db: Database;
-  ledger: LedgerBatcher;
-  runStarter: UsageRunStarter;
+  ledger: MeteringLedger;
   processor: PhotoProcessor;
   segmentPhotos: number;
   reservationTtlMs: number;
@@ -43,7 +41,7 @@ export async function meterUsageRun(
 ): Promise<MeteringOutcome> {
   const price = creditsPerPhoto[run.kind];
   const holdKey = (segment: number) => `${run.runId}.${run.kind}.${execution.id}.${segment}`;
-  const started = await deps.runStarter.start(run, {
+  const started = await deps.ledger.begin(run, {
     key: holdKey(0), creditsPerPhoto: price, segmentPhotos: deps.segmentPhotos, ttlMs: deps.reservationTtlMs,
   });
   if (!started.fingerprintMatches) {

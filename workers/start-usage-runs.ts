@@ -1,8 +1,4 @@
-import { BatchLane, byOrg } from "../core/batch-lane.js";
-import { callLedgerFunction } from "../ledger/call-ledger-function.js";
 import type { Reservation } from "../ledger/reserve-credits.js";
-import type { Database } from "../prisma/database.js";
-import { explainMissingEvent } from "./enqueue-usage-run.js";
 import { usageRunFingerprint } from "./metering-queues.js";
 import type { UsageRunPayload } from "./usage-run-payload.js";
 
@@ -16,7 +12,7 @@ export interface StartedRun {
   /** Holds an earlier execution of this run left behind. */
   staleHoldKeys: string[];
   /**
-   * The hold taken for the first segment under `firstHold.key`; null when the
+   * The hold taken for the first segment under `FirstHold.key`; null when the
    * run got none (finished, conflicting, waiting, stale holds, nothing left).
    */
   firstHold: Reservation | null;
@@ -30,8 +26,8 @@ export interface FirstHold {
   ttlMs: number;
 }
 
-interface StartRequest extends UsageRunPayload {
-  key: string;
+/** One run as `metering_begin_runs` reads it. */
+export interface StartRequest extends UsageRunPayload {
   fingerprint: string;
   holdKey: string;
   creditsPerPhoto: number;
@@ -39,52 +35,20 @@ interface StartRequest extends UsageRunPayload {
   ttlMs: number;
 }
 
-interface StartRow {
+export interface StartRow {
   request_index: number; status: StartedRun["status"]; fingerprint_matches: boolean; charged_photo_ids: string[];
   failed_photo_ids: string[]; must_park: boolean; stale_hold_keys: string[];
   reservation_id: string | null; credits_requested: number | null; credits_reserved: number | null; expires_at: Date | null;
 }
 
-/**
- * Marks runs RUNNING, reads what each needs to continue, and holds credits
- * for each one's first segment: many runs per statement.
- */
-export class UsageRunStarter {
-  private readonly lane: BatchLane<StartRequest, StartedRun>;
-
-  constructor(db: Database, options: { maxBatchSize?: number; onRefused?: (error: unknown, size: number) => void } = {}) {
-    const call = async (runs: StartRequest[]) => {
-      const rows = await callLedgerFunction<StartRow>(db, "SELECT * FROM metering_begin_runs($1::jsonb)", [JSON.stringify(runs)], {
-        orgId: runs[0]?.orgId, eventId: runs[0]?.eventId, userId: runs[0]?.userId, runId: runs[0]?.runId,
-      });
-      const ordered = new Array<StartedRun>(runs.length);
-      for (const row of rows) ordered[row.request_index] = toStartedRun(row);
-      return ordered;
-    };
-    const startOne = async (run: StartRequest) => {
-      try {
-        return (await call([run]))[0]!;
-      } catch (error) {
-        throw await explainMissingEvent(db, error, run.orgId);
-      }
-    };
-    this.lane = new BatchLane<StartRequest, StartedRun>(
-      // The statement locks orgs first and writes runs in key order, so arrival order is safe here.
-      { maxBatchSize: options.maxBatchSize ?? 100, maxInFlight: 1, order: byOrg, onRefused: options.onRefused },
-      call,
-      startOne,
-    );
-  }
-
-  start(run: UsageRunPayload, firstHold: FirstHold): Promise<StartedRun> {
-    return this.lane.submit({
-      ...run, key: `${run.runId}.${run.kind}`, fingerprint: usageRunFingerprint(run),
-      holdKey: firstHold.key, creditsPerPhoto: firstHold.creditsPerPhoto, segmentPhotos: firstHold.segmentPhotos, ttlMs: firstHold.ttlMs,
-    });
-  }
+export function startRequest(run: UsageRunPayload, firstHold: FirstHold): StartRequest {
+  return {
+    ...run, fingerprint: usageRunFingerprint(run),
+    holdKey: firstHold.key, creditsPerPhoto: firstHold.creditsPerPhoto, segmentPhotos: firstHold.segmentPhotos, ttlMs: firstHold.ttlMs,
+  };
 }
 
-function toStartedRun(row: StartRow): StartedRun {
+export function toStartedRun(row: StartRow): StartedRun {
   return {
     status: row.status,
     fingerprintMatches: row.fingerprint_matches,

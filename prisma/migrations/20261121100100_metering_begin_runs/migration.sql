@@ -51,7 +51,9 @@ BEGIN
   -- The first segment: the next photos neither charged nor failed, as the worker counts them.
   wanted AS (
     SELECT k.*, (LEAST(k.segment_photos::bigint,
-                       (SELECT count(*) FROM (SELECT unnest(k.photo_ids) EXCEPT SELECT unnest(k.charged_ids || k.failed_ids)) AS p))
+                       CASE WHEN cardinality(k.charged_ids) + cardinality(k.failed_ids) = 0 THEN cardinality(k.photo_ids)
+                            ELSE (SELECT count(*) FROM (SELECT unnest(k.photo_ids) EXCEPT SELECT unnest(k.charged_ids || k.failed_ids)) AS p)
+                       END)
                  * k.price)::int AS credits
     FROM known k
     WHERE k.status NOT IN ('COMPLETED', 'FAILED') AND k.fingerprint_matches AND NOT k.must_park
