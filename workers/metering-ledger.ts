@@ -70,6 +70,10 @@ export class MeteringLedger {
     );
   }
 
+  stats() {
+    return { ...this.lane.stats };
+  }
+
   /** Marks the run RUNNING, reads what it needs to continue, and holds credits for its first segment. */
   begin(run: UsageRunPayload, firstHold: FirstHold): Promise<StartedRun> {
     return this.lane.submit({ part: "begin", orgId: run.orgId, key: `${run.runId}.${run.kind}`, run: startRequest(run, firstHold) }) as Promise<StartedRun>;
