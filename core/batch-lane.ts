@@ -4,11 +4,6 @@ interface Pending<Request, Result> {
   reject(error: unknown): void;
 }
 
-/**
- * Sends what concurrent callers ask of one kind at the same moment as one
- * statement: whatever queued while the previous batch was in flight, up to
- * `maxBatchSize`. Under light load a request goes alone, at once.
- */
 export interface BatchLaneStats {
   /** Statements sent with more than one request. */
   batches: number;
@@ -18,9 +13,17 @@ export interface BatchLaneStats {
   refusedBatches: number;
 }
 
+/**
+ * Sends what concurrent callers ask of one kind at the same moment as one
+ * statement: whatever queued while the previous batch was in flight, up to
+ * `maxBatchSize`. A batch leaves once the event loop has run what is ready
+ * (setImmediate), so the callers that one answer sets going, or one Redis
+ * reply delivers, go together rather than the first alone and the rest after it.
+ */
 export class BatchLane<Request extends { orgId: string; key: string }, Result> {
   private readonly queue: Pending<Request, Result>[] = [];
   private inFlight = 0;
+  private pumpScheduled = false;
   readonly stats: BatchLaneStats = { batches: 0, singles: 0, refusedBatches: 0 };
 
   constructor(
@@ -38,6 +41,15 @@ export class BatchLane<Request extends { orgId: string; key: string }, Result> {
   submit(request: Request): Promise<Result> {
     return new Promise((resolve, reject) => {
       this.queue.push({ request, resolve, reject });
+      this.schedulePump();
+    });
+  }
+
+  private schedulePump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
       this.pump();
     });
   }
@@ -48,7 +60,7 @@ export class BatchLane<Request extends { orgId: string; key: string }, Result> {
       this.inFlight += 1;
       void this.flush(batch).finally(() => {
         this.inFlight -= 1;
-        this.pump();
+        this.schedulePump();
       });
     }
   }

@@ -16,3 +16,23 @@ export function createLogger(options: { level: string; name?: string }): Logger 
     redact: { paths: redactedPaths, censor: "[redacted]" },
   });
 }
+
+const noop = () => {};
+
+/**
+ * `logger.child(bindings)`, made when a line is first written at an enabled
+ * level. pino's child() runs redaction over its bindings, which at full
+ * metering speed costs more than a job's own bookkeeping, while most jobs
+ * write nothing at the configured level.
+ */
+export function childLoggerOnDemand(logger: Logger, bindings: Record<string, unknown>): Logger {
+  let child: Logger | undefined;
+  const made = () => (child ??= logger.child(bindings));
+  return new Proxy(logger, {
+    get(target, property) {
+      if (typeof property === "string" && property in target.levels.values && !target.isLevelEnabled(property)) return noop;
+      const value: unknown = Reflect.get(made(), property);
+      return typeof value === "function" ? value.bind(made()) : value;
+    },
+  });
+}

@@ -1,6 +1,6 @@
 import { UnrecoverableError, type Job } from "bullmq";
 import { AppError } from "../core/errors.js";
-import type { Logger } from "../core/logger.js";
+import { childLoggerOnDemand, type Logger } from "../core/logger.js";
 
 /**
  * Wraps a processor: logs with the job's ids, and turns an error that a retry
@@ -15,7 +15,7 @@ export function handleJob<Data, Result>(
 ): (job: Job<Data>) => Promise<Result> {
   return async (job) => {
     const data = (typeof job.data === "object" && job.data !== null ? job.data : {}) as Record<string, unknown>;
-    const log = logger.child({
+    const log = childLoggerOnDemand(logger, {
       jobId: job.id, job: job.name, attempt: job.attemptsMade + 1,
       orgId: data.orgId, eventId: data.eventId, runId: data.runId,
     });

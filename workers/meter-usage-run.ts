@@ -2,18 +2,16 @@ import { AppError, isAppError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
 import { releaseReservation } from "../ledger/release-reservation.js";
 import type { PhotoCapture } from "../ledger/capture-photo-charges.js";
-import type { LedgerBatcher } from "../ledger/ledger-batcher.js";
 import { creditsPerPhoto } from "../ledger/usage-prices.js";
 import type { Database } from "../prisma/database.js";
 import { completeUsageRun, mustPark, parkUsageRun, pauseIfOutOfCredits } from "./org-processing-state.js";
 import type { PhotoProcessor, PhotoResults } from "./photo-processor.js";
-import type { UsageRunStarter } from "./start-usage-runs.js";
+import type { MeteringLedger } from "./metering-ledger.js";
 import type { UsageRunPayload } from "./usage-run-payload.js";
 
 export interface MeteringDependencies {
   db: Database;
-  ledger: LedgerBatcher;
-  runStarter: UsageRunStarter;
+  ledger: MeteringLedger;
   processor: PhotoProcessor;
   segmentPhotos: number;
   reservationTtlMs: number;
@@ -41,7 +39,11 @@ export async function meterUsageRun(
   run: UsageRunPayload,
   execution: { id: string; logger: Logger },
 ): Promise<MeteringOutcome> {
-  const started = await deps.runStarter.start(run);
+  const price = creditsPerPhoto[run.kind];
+  const holdKey = (segment: number) => `${run.runId}.${run.kind}.${execution.id}.${segment}`;
+  const started = await deps.ledger.begin(run, {
+    key: holdKey(0), creditsPerPhoto: price, segmentPhotos: deps.segmentPhotos, ttlMs: deps.reservationTtlMs,
+  });
   if (!started.fingerprintMatches) {
     throw new AppError("IDEMPOTENCY_CONFLICT", `run "${run.runId}" (${run.kind}) is already recorded with other photos, event or user`);
   }
@@ -62,15 +64,22 @@ export async function meterUsageRun(
   }
   if (started.mustPark) return park(deps, run, outcome);
 
-  const price = creditsPerPhoto[run.kind];
   for (let segment = 0; pending.length > 0; segment++) {
     if (segment > 0 && (await mustPark(deps.db, run))) return park(deps, run, outcome);
     const wanted = pending.slice(0, deps.segmentPhotos);
-    const key = `${run.runId}.${run.kind}.${execution.id}.${segment}`;
-    const hold = await deps.ledger.reserve({
-      orgId: run.orgId, key, credits: wanted.length * price, usageType: run.kind, eventId: run.eventId,
-      userId: run.userId, reference: run.runId, ttlMs: deps.reservationTtlMs,
-    });
+    const key = holdKey(segment);
+    const hold = segment === 0 && started.firstHold
+      ? started.firstHold
+      : await deps.ledger.reserve({
+        orgId: run.orgId, key, credits: wanted.length * price, usageType: run.kind, eventId: run.eventId,
+        userId: run.userId, reference: run.runId, ttlMs: deps.reservationTtlMs,
+      });
+    if (hold.creditsRequested !== wanted.length * price) {
+      // The database counted the run's next photos differently: hold nothing on a guess.
+      await releaseReservation(deps.db, { orgId: run.orgId, key });
+      throw new AppError("LEDGER_INVARIANT_BROKEN",
+        `run "${run.runId}": the first segment's hold asked ${hold.creditsRequested} credits for ${wanted.length} photos`);
+    }
     const affordable = wanted.slice(0, Math.floor(hold.creditsReserved / price));
     let capture: PhotoCapture;
     let results: PhotoResults = { processed: [], failed: [] };

@@ -7,6 +7,7 @@ import { LedgerBatcher } from "../ledger/ledger-batcher.js";
 import type { Database } from "../prisma/database.js";
 import { handleJob } from "./handle-job.js";
 import { meterUsageRun, type MeteringOutcome } from "./meter-usage-run.js";
+import { MeteringLedger } from "./metering-ledger.js";
 import { createMeteringQueue, meteringQueueName, notificationQueueName, type QueueSettings } from "./metering-queues.js";
 import { superviseMetering } from "./metering-supervisor.js";
 import {
@@ -14,7 +15,6 @@ import {
 } from "./notify-processing-paused.js";
 import { failUsageRun } from "./org-processing-state.js";
 import type { PhotoProcessor } from "./photo-processor.js";
-import { UsageRunStarter } from "./start-usage-runs.js";
 import { usageRunPayload, type UsageRunPayload } from "./usage-run-payload.js";
 
 export interface MeteringWorkerOptions {
@@ -35,6 +35,8 @@ export interface MeteringWorkerOptions {
 }
 
 export interface MeteringWorkers {
+  /** Called in this process for each run job that ends without error (completed, parked or already finished). */
+  onJobDone(listener: (outcome: MeteringOutcome) => void): void;
   /** Finishes the jobs in hand (or hands them back), stops the supervisor, closes connections. */
   close(): Promise<void>;
 }
@@ -51,8 +53,7 @@ export function startMeteringWorkers(options: MeteringWorkerOptions): MeteringWo
     if (code === "CR010") logger.debug({ size }, "batch sent one by one");
     else logger.warn({ err: error, size }, "batch failed; sent one by one");
   };
-  const ledger = new LedgerBatcher(db, { onRefused });
-  const runStarter = new UsageRunStarter(db, { onRefused });
+  const ledger = new MeteringLedger(db, new LedgerBatcher(db, { onRefused }), { onRefused });
 
   const notifyPaused = async (orgId: string, pausedAt: Date) => {
     const payload = { orgId, pausedAt: pausedAt.toISOString() };
@@ -62,7 +63,7 @@ export function startMeteringWorkers(options: MeteringWorkerOptions): MeteringWo
     });
   };
   const meteringDeps = {
-    db, ledger, runStarter, processor: options.processor,
+    db, ledger, processor: options.processor,
     segmentPhotos: options.segmentPhotos, reservationTtlMs: options.reservationTtlMs,
     onOrgPaused: notifyPaused,
   };
@@ -122,6 +123,9 @@ export function startMeteringWorkers(options: MeteringWorkerOptions): MeteringWo
   supervise();
 
   return {
+    onJobDone(listener) {
+      meteringWorker.on("completed", (_job, outcome) => listener(outcome));
+    },
     async close() {
       stopped = true;
       clearTimeout(timer);

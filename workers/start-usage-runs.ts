@@ -1,7 +1,4 @@
-import { BatchLane, byOrgThenKey } from "../core/batch-lane.js";
-import { callLedgerFunction } from "../ledger/call-ledger-function.js";
-import type { Database } from "../prisma/database.js";
-import { explainMissingEvent } from "./enqueue-usage-run.js";
+import type { Reservation } from "../ledger/reserve-credits.js";
 import { usageRunFingerprint } from "./metering-queues.js";
 import type { UsageRunPayload } from "./usage-run-payload.js";
 
@@ -14,55 +11,58 @@ export interface StartedRun {
   mustPark: boolean;
   /** Holds an earlier execution of this run left behind. */
   staleHoldKeys: string[];
+  /**
+   * The hold taken for the first segment under `FirstHold.key`; null when the
+   * run got none (finished, conflicting, waiting, stale holds, nothing left).
+   */
+  firstHold: Reservation | null;
 }
 
-interface StartRequest extends UsageRunPayload {
+/** What the first segment's hold is taken for: the photos the worker will process first. */
+export interface FirstHold {
   key: string;
-  fingerprint: string;
+  creditsPerPhoto: number;
+  segmentPhotos: number;
+  ttlMs: number;
 }
 
-interface StartRow {
+/** One run as `metering_begin_runs` reads it. */
+export interface StartRequest extends UsageRunPayload {
+  fingerprint: string;
+  holdKey: string;
+  creditsPerPhoto: number;
+  segmentPhotos: number;
+  ttlMs: number;
+}
+
+export interface StartRow {
   request_index: number; status: StartedRun["status"]; fingerprint_matches: boolean; charged_photo_ids: string[];
   failed_photo_ids: string[]; must_park: boolean; stale_hold_keys: string[];
+  reservation_id: string | null; credits_requested: number | null; credits_reserved: number | null; expires_at: Date | null;
 }
 
-/** Marks runs RUNNING and reads what each needs to continue, many runs per statement. */
-export class UsageRunStarter {
-  private readonly lane: BatchLane<StartRequest, StartedRun>;
+export function startRequest(run: UsageRunPayload, firstHold: FirstHold): StartRequest {
+  return {
+    ...run, fingerprint: usageRunFingerprint(run),
+    holdKey: firstHold.key, creditsPerPhoto: firstHold.creditsPerPhoto, segmentPhotos: firstHold.segmentPhotos, ttlMs: firstHold.ttlMs,
+  };
+}
 
-  constructor(db: Database, options: { maxBatchSize?: number; onRefused?: (error: unknown, size: number) => void } = {}) {
-    const call = async (runs: StartRequest[]) => {
-      const rows = await callLedgerFunction<StartRow>(db, "SELECT * FROM metering_start_runs($1::jsonb)", [JSON.stringify(runs)], {
-        orgId: runs[0]?.orgId, eventId: runs[0]?.eventId, userId: runs[0]?.userId, runId: runs[0]?.runId,
-      });
-      const ordered = new Array<StartedRun>(runs.length);
-      for (const row of rows) {
-        ordered[row.request_index] = {
-          status: row.status,
-          fingerprintMatches: row.fingerprint_matches,
-          chargedPhotoIds: row.charged_photo_ids,
-          failedPhotoIds: row.failed_photo_ids,
-          mustPark: row.must_park,
-          staleHoldKeys: row.stale_hold_keys,
-        };
-      }
-      return ordered;
-    };
-    const startOne = async (run: StartRequest) => {
-      try {
-        return (await call([run]))[0]!;
-      } catch (error) {
-        throw await explainMissingEvent(db, error, run.orgId);
-      }
-    };
-    this.lane = new BatchLane<StartRequest, StartedRun>(
-      { maxBatchSize: options.maxBatchSize ?? 100, maxInFlight: 1, order: byOrgThenKey, onRefused: options.onRefused },
-      call,
-      startOne,
-    );
-  }
-
-  start(run: UsageRunPayload): Promise<StartedRun> {
-    return this.lane.submit({ ...run, key: `${run.runId}.${run.kind}`, fingerprint: usageRunFingerprint(run) });
-  }
+export function toStartedRun(row: StartRow): StartedRun {
+  return {
+    status: row.status,
+    fingerprintMatches: row.fingerprint_matches,
+    chargedPhotoIds: row.charged_photo_ids,
+    failedPhotoIds: row.failed_photo_ids,
+    mustPark: row.must_park,
+    staleHoldKeys: row.stale_hold_keys,
+    firstHold: row.reservation_id === null ? null : {
+      reservationId: row.reservation_id,
+      creditsRequested: row.credits_requested!,
+      creditsReserved: row.credits_reserved!,
+      status: "HELD",
+      expiresAt: row.expires_at!,
+      replayed: false,
+    },
+  };
 }

@@ -1,0 +1,86 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { isAppError } from "../core/errors.js";
+import { LedgerBatcher } from "../ledger/ledger-batcher.js";
+import { makeOrg, readBooks } from "../test/factories.js";
+import { createTestDatabase, type TestDatabase } from "../test/test-database.js";
+import { usageRunFingerprint } from "./metering-queues.js";
+import { MeteringLedger } from "./metering-ledger.js";
+import type { UsageRunPayload } from "./usage-run-payload.js";
+
+let db: TestDatabase;
+beforeAll(async () => { db = await createTestDatabase(); });
+afterAll(async () => { await db.drop(); });
+
+/** Records runs as the producer does, oldest first. */
+async function recordRuns(orgId: string, eventId: number, runIds: string[], photoIds: string[]): Promise<UsageRunPayload[]> {
+  const runs = runIds.map((runId): UsageRunPayload => ({ orgId, eventId, kind: "PHOTO_PROCESSING", userId: null, runId, photoIds }));
+  for (const run of runs) {
+    await db.pool.query(
+      `INSERT INTO usage_run (org_id, run_id, usage_type, event_id, photo_ids, request_fingerprint) VALUES ($1, $2, 'PHOTO_PROCESSING', $3, $4, $5)`,
+      [orgId, run.runId, eventId, photoIds, usageRunFingerprint(run)]);
+  }
+  return runs;
+}
+
+const firstHold = (run: UsageRunPayload) => ({ key: `${run.runId}.hold`, creditsPerPhoto: 1, segmentPhotos: 10, ttlMs: 60_000 });
+
+describe("the metering ledger's one statement per batch", () => {
+  it("starts runs with their first holds, oldest run first when credits run short, and charges segments in the same statement", async () => {
+    const { org, event } = await makeOrg(db, { credits: 3 });
+    const ledger = new MeteringLedger(db, new LedgerBatcher(db));
+    const [oldest, middle, newest] = await recordRuns(org.id, event.id, ["a", "b", "c"], ["p1", "p2"]);
+
+    // The newest asks first: arrival order does not decide who gets the credits, the runs' order does.
+    const started = await Promise.all([newest!, middle!, oldest!].map((run) => ledger.begin(run, firstHold(run))));
+    expect(started.map((run) => run.firstHold?.creditsReserved)).toEqual([0, 1, 2]);
+    expect(started.map((run) => run.firstHold?.creditsRequested)).toEqual([2, 2, 2]);
+    expect(started.every((run) => run.status === "RUNNING" && run.fingerprintMatches && !run.mustPark)).toBe(true);
+
+    // One job charges its segment while another run starts: one batch, one statement.
+    const [later] = await recordRuns(org.id, event.id, ["d"], ["p1"]);
+    const before = ledger.stats().batches;
+    const [capture, begun] = await Promise.all([
+      ledger.capturePhotos({ orgId: org.id, key: "a.hold", runId: "a", photoIds: ["p1", "p2"], creditsPerPhoto: 1, runDone: true }),
+      ledger.begin(later!, firstHold(later!)),
+    ]);
+    expect(ledger.stats().batches - before).toBe(1);
+    expect(capture).toMatchObject({ photosCharged: 2, creditsCaptured: 2, balanceAfter: 1, replayed: false });
+    // Balance 1, and run b still holds 1: nothing left for d.
+    expect(begun.firstHold).toMatchObject({ creditsRequested: 1, creditsReserved: 0 });
+    expect(await readBooks(db, org.id)).toMatchObject({ balance: 1, ledgerSum: 1, reserved: 1 });
+  });
+
+  it("a batch with a capture of a missing hold goes one call at a time, and only that job gets the error", async () => {
+    const { org, event } = await makeOrg(db, { credits: 10 });
+    const ledger = new MeteringLedger(db, new LedgerBatcher(db));
+    const [x, y] = await recordRuns(org.id, event.id, ["x", "y"], ["p1"]);
+    await ledger.begin(x!, firstHold(x!));
+    const results = await Promise.allSettled([
+      ledger.capturePhotos({ orgId: org.id, key: "x.hold", runId: "x", photoIds: ["p1"], creditsPerPhoto: 1, runDone: true }),
+      ledger.capturePhotos({ orgId: org.id, key: "no-such-hold", runId: "y", photoIds: ["p1"], creditsPerPhoto: 1 }),
+      ledger.begin(y!, firstHold(y!)),
+    ]);
+    expect(results.map((result) => result.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+    expect(isAppError((results[1] as PromiseRejectedResult).reason, "RESERVATION_NOT_FOUND")).toBe(true);
+    expect(ledger.stats().refusedBatches).toBe(1);
+    expect(await readBooks(db, org.id)).toMatchObject({ balance: 9, ledgerSum: 9, reserved: 1 });
+  });
+
+  it("a run that is finished, waiting its turn or holding stale holds gets no hold", async () => {
+    const ledger = new MeteringLedger(db, new LedgerBatcher(db));
+    const paused = await makeOrg(db, { credits: 10 });
+    const [, waiting, finished] = await recordRuns(paused.org.id, paused.event.id, ["parked", "waiting", "finished"], ["p1"]);
+    await db.pool.query("UPDATE usage_run SET status = 'PARKED' WHERE org_id = $1 AND run_id = 'parked'", [paused.org.id]);
+    await db.pool.query("UPDATE usage_run SET status = 'COMPLETED' WHERE org_id = $1 AND run_id = 'finished'", [paused.org.id]);
+    const other = await makeOrg(db, { credits: 10 });
+    const [stale] = await recordRuns(other.org.id, other.event.id, ["stale"], ["p1"]);
+    await ledger.reserve({ orgId: other.org.id, key: "stale.old", credits: 1, usageType: "PHOTO_PROCESSING", eventId: other.event.id, reference: "stale", ttlMs: 60_000 });
+
+    const [waited, done, staled] = await Promise.all([waiting!, finished!, stale!].map((run) => ledger.begin(run, firstHold(run))));
+    expect(waited).toMatchObject({ mustPark: true, firstHold: null });
+    expect(done).toMatchObject({ status: "COMPLETED", firstHold: null });
+    expect(staled).toMatchObject({ mustPark: false, staleHoldKeys: ["stale.old"], firstHold: null });
+    expect(await readBooks(db, paused.org.id)).toMatchObject({ balance: 10, reserved: 0 });
+    expect(await readBooks(db, other.org.id)).toMatchObject({ balance: 10, reserved: 1 });
+  });
+});
