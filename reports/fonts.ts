@@ -3,6 +3,7 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import * as fontkit from "fontkit";
 import type PDFDocument from "pdfkit";
+import { readSfntTables, writeSfnt } from "./sfnt.js";
 
 const require = createRequire(import.meta.url);
 const packageDir = (name: string) => path.dirname(require.resolve(`${name}/package.json`));
@@ -36,11 +37,11 @@ export class FontBook {
     doc.font("body");
   }
 
-  /** A subset face, parsed on first use. */
+  /** A subset face, parsed on first use (from the WOFF's tables, inflated by node:zlib: see readSfntTables). */
   subset(file: string): fontkit.Font {
     let font = this.parsedSubsets.get(file);
     if (!font) {
-      font = fontkit.openSync(file) as fontkit.Font;
+      font = fontkit.create(writeSfnt(readSfntTables(file))) as fontkit.Font;
       this.parsedSubsets.set(file, font);
     }
     return font;
