@@ -1,6 +1,7 @@
 /**
  * A statement delivery worker for the benchmark, as a process of its own
- * (one per core). Reports its peak RSS to the parent when told to stop.
+ * (one per core). Reports its peak RSS and the CPU time its work took to
+ * the parent when told to stop.
  */
 import { loadConfig } from "../core/config.js";
 import { createLogger } from "../core/logger.js";
@@ -19,11 +20,14 @@ const worker = startStatementDeliveryWorker({
 let peakRss = process.memoryUsage().rss;
 const sampler = setInterval(() => { peakRss = Math.max(peakRss, process.memoryUsage().rss); }, 50);
 await worker.waitUntilReady();
+// Start-up (module loading, font parsing) is not per-statement work.
+const cpuAtReady = process.cpuUsage();
 process.send?.({ ready: true });
 process.on("message", async () => {
   clearInterval(sampler);
   await worker.close();
+  const cpu = process.cpuUsage(cpuAtReady);
   await db.close();
   mailer.close();
-  process.send?.({ peakRss }, () => process.exit(0));
+  process.send?.({ peakRss, cpu }, () => process.exit(0));
 });
