@@ -3,6 +3,7 @@ import type { Logger } from "../core/logger.js";
 import type { Mailer } from "../core/mailer.js";
 import type { Database } from "../prisma/database.js";
 import { buildStatement } from "./build-statement.js";
+import { coalesceChunks } from "./coalesce-chunks.js";
 import { composeStatementMail } from "./compose-statement-mail.js";
 import { renderInvoice, type Seller } from "./render-invoice.js";
 import { renderUsageReport } from "./render-usage-report.js";
@@ -61,8 +62,8 @@ export async function deliverStatement(
       text: mail.text,
       html: mail.html,
       attachments: [
-        { filename: `usage-statement-${request.month}.pdf`, content: renderUsageReport(view), contentType: "application/pdf" },
-        ...view.invoices.map((invoice) => ({ filename: `${invoice.number}.pdf`, content: renderInvoice(invoice, deps.seller), contentType: "application/pdf" })),
+        { filename: `usage-statement-${request.month}.pdf`, content: coalesceChunks(renderUsageReport(view)), contentType: "application/pdf" },
+        ...view.invoices.map((invoice) => ({ filename: `${invoice.number}.pdf`, content: coalesceChunks(renderInvoice(invoice, deps.seller)), contentType: "application/pdf" })),
       ],
     });
   } catch (error) {
