@@ -1,9 +1,9 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
-import * as fontkit from "fontkit";
+import type * as fontkit from "fontkit";
 import type PDFDocument from "pdfkit";
-import { readSfntTables, writeSfnt } from "./sfnt.js";
+import { loadFontFace, type FontFace } from "./font-face.js";
 
 const require = createRequire(import.meta.url);
 const packageDir = (name: string) => path.dirname(require.resolve(`${name}/package.json`));
@@ -21,10 +21,10 @@ interface SubsetFace {
  * cut into runs by font; only the subsets a document uses are embedded.
  */
 export class FontBook {
-  private readonly regular = fontkit.openSync(path.join(packageDir("dejavu-fonts-ttf"), "ttf", "DejaVuSans.ttf")) as fontkit.Font;
-  private readonly bold = fontkit.openSync(path.join(packageDir("dejavu-fonts-ttf"), "ttf", "DejaVuSans-Bold.ttf")) as fontkit.Font;
+  private readonly regular = loadFontFace(path.join(packageDir("dejavu-fonts-ttf"), "ttf", "DejaVuSans.ttf"));
+  private readonly bold = loadFontFace(path.join(packageDir("dejavu-fonts-ttf"), "ttf", "DejaVuSans-Bold.ttf"));
   /** Parsed once per process and shared by every document: parsing a font costs more than a page. */
-  private readonly parsedSubsets = new Map<string, fontkit.Font>();
+  private readonly parsedSubsets = new Map<string, FontFace>();
   private readonly subsets: SubsetFace[] = [
     ...readFontsourceFaces("@fontsource/noto-sans-sc", "sc"),
     ...readFontsourceFaces("@fontsource/noto-emoji", "emoji"),
@@ -32,19 +32,19 @@ export class FontBook {
   /** Registers the base fonts in a new document (subsets are registered when first used). */
   prepare(doc: PDFKit.PDFDocument): void {
     // pdfkit takes a parsed fontkit font as a font source.
-    doc.registerFont("body", this.regular as unknown as string);
-    doc.registerFont("bold", this.bold as unknown as string);
+    doc.registerFont("body", this.regular.forDocuments as unknown as string);
+    doc.registerFont("bold", this.bold.forDocuments as unknown as string);
     doc.font("body");
   }
 
-  /** A subset face, parsed on first use (from the WOFF's tables, inflated by node:zlib: see readSfntTables). */
+  /** A subset face, parsed on first use, as documents get it. */
   subset(file: string): fontkit.Font {
-    let font = this.parsedSubsets.get(file);
-    if (!font) {
-      font = fontkit.create(writeSfnt(readSfntTables(file))) as fontkit.Font;
-      this.parsedSubsets.set(file, font);
+    let face = this.parsedSubsets.get(file);
+    if (!face) {
+      face = loadFontFace(file);
+      this.parsedSubsets.set(file, face);
     }
-    return font;
+    return face.forDocuments;
   }
 
   /** The text cut into runs that one font can draw, in order. */
@@ -54,7 +54,7 @@ export class FontBook {
       const codePoint = character.codePointAt(0)!;
       let font: string = weight;
       let file: string | undefined;
-      if (!this.regular.hasGlyphForCodePoint(codePoint) && codePoint > 0x20) {
+      if (!this.regular.font.hasGlyphForCodePoint(codePoint) && codePoint > 0x20) {
         const face = this.subsets.find((subset) => subset.ranges.some(([from, to]) => codePoint >= from && codePoint <= to));
         if (face) {
           font = face.name;
