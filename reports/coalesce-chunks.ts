@@ -1,36 +1,32 @@
-import { pipeline, Transform, type Readable } from "node:stream";
-
-/** Bytes gathered before they go on: a statement's PDF is 30-200 kB, so one to a few chunks each. */
-const chunkBytesDefault = 64 * 1024;
+import { Readable } from "node:stream";
 
 /**
- * The stream's bytes in chunks of at least `chunkBytes` (the last one may be
- * shorter). pdfkit pushes every few bytes of PDF syntax as a chunk of its
- * own, and in a mail each chunk costs more (base64, dot-stuffing, a socket
- * write) than its bytes do. Memory stays bounded by one chunk per stream.
+ * The source's bytes, passed on in as few chunks as it allows: each read
+ * takes everything the source has buffered, as one chunk. pdfkit pushes
+ * every few bytes of PDF syntax (each xref line, each operator) as a chunk of
+ * its own; piped as they are, each costs stream events, a base64 step,
+ * dot-stuffing and a socket write in the mail, more than its bytes do. The
+ * bytes held are the ones the source already held: nothing more is buffered.
  * Errors of the source end the returned stream with the same error.
  */
-export function coalesceChunks(source: Readable, chunkBytes = chunkBytesDefault): Transform {
-  let held: Buffer[] = [];
-  let heldBytes = 0;
-  const release = (target: Transform) => {
-    if (heldBytes === 0) return;
-    target.push(held.length === 1 ? held[0] : Buffer.concat(held, heldBytes));
-    held = [];
-    heldBytes = 0;
-  };
-  const coalesced = new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      held.push(chunk);
-      heldBytes += chunk.length;
-      if (heldBytes >= chunkBytes) release(this);
-      done();
+export function coalesceChunks(source: Readable): Readable {
+  const coalesced = new Readable({
+    read() {
+      pull();
     },
-    flush(done) {
-      release(this);
-      done();
+    destroy(error, done) {
+      source.destroy(error ?? undefined);
+      done(error);
     },
   });
-  // pipeline destroys `coalesced` with the source's error; whoever reads it sees that error.
-  return pipeline(source, coalesced, () => {});
+  const pull = () => {
+    // In paused mode, read() without a size returns all that is buffered, concatenated.
+    for (let chunk: Buffer | null = source.read(); chunk !== null; chunk = source.read()) {
+      if (!coalesced.push(chunk)) return;
+    }
+  };
+  source.on("readable", pull);
+  source.once("end", () => coalesced.push(null));
+  source.once("error", (error) => coalesced.destroy(error));
+  return coalesced;
 }
