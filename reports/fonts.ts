@@ -34,7 +34,7 @@ export class FontBook {
   /**
    * Each font's shaped words, scaled as pdfkit keeps them, shared by every
    * document (see `use`). Dropped every `documentsPerLayoutGeneration`
-   * documents, so the words of months past do not pile up.
+   * documents, so the cache stays bounded however many names go by.
    */
   private layouts = new Map<string, Record<string, unknown>>();
   private documentsThisGeneration = 0;
