@@ -1,4 +1,4 @@
-/** A local SMTP server for the benchmark that accepts and counts every message; its own process. */
+/** A local SMTP server for the benchmark that accepts and counts every message, and reports its CPU time; its own process. */
 import type { AddressInfo } from "node:net";
 import { SMTPServer } from "smtp-server";
 
@@ -11,4 +11,4 @@ const server = new SMTPServer({
   },
 });
 server.listen(0, "127.0.0.1", () => process.send?.({ port: (server.server.address() as AddressInfo).port }));
-process.on("message", () => process.send?.({ received }, () => server.close(() => process.exit(0))));
+process.on("message", () => process.send?.({ received, cpu: process.cpuUsage() }, () => server.close(() => process.exit(0))));

@@ -1,8 +1,17 @@
 import { Decimal } from "decimal.js";
 
+// Building an Intl.NumberFormat costs far more than formatting with one; statements format thousands of amounts.
+const minorDigitsByCurrency = new Map<string, number>();
+const moneyFormats = new Map<string, Intl.NumberFormat>();
+
 /** Digits after the point in a currency's minor unit: 0 for JPY, 2 for EUR, 3 for KWD. */
 export function minorUnitDigits(currency: string): number {
-  return new Intl.NumberFormat("en", { style: "currency", currency }).resolvedOptions().maximumFractionDigits ?? 2;
+  let digits = minorDigitsByCurrency.get(currency);
+  if (digits === undefined) {
+    digits = new Intl.NumberFormat("en", { style: "currency", currency }).resolvedOptions().maximumFractionDigits ?? 2;
+    minorDigitsByCurrency.set(currency, digits);
+  }
+  return digits;
 }
 
 export interface Price {
@@ -34,8 +43,14 @@ export function priceCredits(credits: number, unitPrice: string, taxRate: string
 export function formatMoney(minor: bigint, currency: string, locale = "en"): string {
   const digits = minorUnitDigits(currency);
   const major = new Decimal(minor.toString()).dividedBy(new Decimal(10).pow(digits)).toFixed(digits);
+  const key = `${locale} ${currency}`;
+  let format = moneyFormats.get(key);
+  if (!format) {
+    format = new Intl.NumberFormat(locale, { style: "currency", currency, minimumFractionDigits: digits });
+    moneyFormats.set(key, format);
+  }
   // Intl takes a decimal string exactly (no float) since Node 20's ICU.
-  return new Intl.NumberFormat(locale, { style: "currency", currency, minimumFractionDigits: digits }).format(major as `${number}`);
+  return format.format(major as `${number}`);
 }
 
 /** A numeric(18,6) as people write it: "0.050000" as "0.05", "2.000000" as "2". */

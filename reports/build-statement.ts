@@ -1,7 +1,7 @@
 import { monthlySummary, type MonthSummary } from "../ledger/monthly-summary.js";
 import { usageByEvent, type EventUsage } from "../ledger/usage-by-event.js";
 import { creditsUsedBySource } from "../ledger/credits-used-by-source.js";
-import { orgMonth } from "../ledger/org-month.js";
+import { orgMonth, type OrgMonth } from "../ledger/org-month.js";
 import type { Database } from "../prisma/database.js";
 
 export interface InvoiceView {
@@ -44,9 +44,14 @@ export interface StatementView {
   invoices: InvoiceView[];
 }
 
-/** Everything an org's statement for a month says, read from the ledger (no rendering here). */
-export async function buildStatement(db: Database, orgId: string, month: string, generatedAt: Date = new Date()): Promise<StatementView> {
-  const { startsAt, endsAt, timeZone, org: orgRow } = await orgMonth(db, orgId, month);
+/**
+ * Everything an org's statement for a month says, read from the ledger (no
+ * rendering here). `known` is the org's month when the caller read it already.
+ */
+export async function buildStatement(
+  db: Database, orgId: string, month: string, generatedAt: Date = new Date(), known?: OrgMonth,
+): Promise<StatementView> {
+  const { startsAt, endsAt, timeZone, org: orgRow } = known ?? await orgMonth(db, orgId, month);
   const range = [orgId, startsAt, endsAt];
   // Plain SQL, few statements: a month-end run builds thousands of these.
   const [monthFigures, cards, byEvent, bySource, invoiceRows] = await Promise.all([

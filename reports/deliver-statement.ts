@@ -1,8 +1,10 @@
 import { AppError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
 import type { Mailer } from "../core/mailer.js";
+import { orgMonthColumns, toOrgMonth, type OrgMonthRow } from "../ledger/org-month.js";
 import type { Database } from "../prisma/database.js";
 import { buildStatement } from "./build-statement.js";
+import { coalesceChunks } from "./coalesce-chunks.js";
 import { composeStatementMail } from "./compose-statement-mail.js";
 import { renderInvoice, type Seller } from "./render-invoice.js";
 import { renderUsageReport } from "./render-usage-report.js";
@@ -13,8 +15,9 @@ export interface Delivery {
   recipients?: string[];
 }
 
-interface StatementRow {
-  id: string; org_id: string; month: string; status: string; attempts: number; message_id: string;
+interface ClaimedStatementRow extends OrgMonthRow {
+  id: string; attempts: number; message_id: string;
+  admins: { email: string; name: string }[];
 }
 
 /**
@@ -28,10 +31,16 @@ export async function deliverStatement(
   deps: { db: Database; mailer: Mailer; logger: Logger; seller: Seller },
   request: { orgId: string; month: string; resend?: boolean },
 ): Promise<Delivery> {
-  const claimed = await deps.db.pool.query<StatementRow>(
-    `UPDATE statement SET status = 'SENDING', attempts = attempts + 1, updated_at = now()
-     WHERE org_id = $1 AND month = $2 AND (status IN ('PENDING', 'SENDING') OR $3)
-     RETURNING id, org_id, month, status, attempts, message_id`,
+  // One round trip claims the statement and reads what sending it needs from the org: its admins and its month.
+  const claimed = await deps.db.pool.query<ClaimedStatementRow>(
+    `WITH claimed AS (
+       UPDATE statement SET status = 'SENDING', attempts = attempts + 1, updated_at = now()
+       WHERE org_id = $1 AND month = $2 AND (status IN ('PENDING', 'SENDING') OR $3)
+       RETURNING id, org_id, attempts, message_id)
+     SELECT c.id, c.attempts, c.message_id, ${orgMonthColumns("$2")},
+            (SELECT COALESCE(json_agg(json_build_object('email', u.email, 'name', u.name) ORDER BY u.email), '[]')
+             FROM app_user u WHERE u.org_id = c.org_id AND u.role = 'ADMIN') AS admins
+     FROM claimed c JOIN organisation o ON o.id = c.org_id`,
     [request.orgId, request.month, request.resend === true],
   );
   const statement = claimed.rows[0];
@@ -41,14 +50,13 @@ export async function deliverStatement(
     return { outcome: existing.status === "SKIPPED" ? "skipped" : "already-sent", messageId: existing.messageId, recipients: existing.recipients };
   }
   const log = deps.logger.child({ orgId: request.orgId, month: request.month, statementId: statement.id });
-  const { rows: admins } = await deps.db.pool.query<{ email: string; name: string }>(
-    "SELECT email, name FROM app_user WHERE org_id = $1 AND role = 'ADMIN' ORDER BY email", [request.orgId]);
+  const admins = statement.admins;
   if (admins.length === 0) {
     await deps.db.pool.query("UPDATE statement SET status = 'SKIPPED', failure_reason = 'the organisation has no admin', updated_at = now() WHERE id = $1", [statement.id]);
     log.warn("statement skipped: the organisation has no admin to send it to");
     return { outcome: "skipped" };
   }
-  const view = await buildStatement(deps.db, request.orgId, request.month);
+  const view = await buildStatement(deps.db, request.orgId, request.month, new Date(), toOrgMonth(statement));
   const mail = composeStatementMail(view);
   // A resend on demand is a new message; a retry of an interrupted send is the same one.
   const messageId = request.resend ? statement.message_id.replace(/@/, `.resend-${statement.attempts}@`) : statement.message_id;
@@ -61,8 +69,8 @@ export async function deliverStatement(
       text: mail.text,
       html: mail.html,
       attachments: [
-        { filename: `usage-statement-${request.month}.pdf`, content: renderUsageReport(view), contentType: "application/pdf" },
-        ...view.invoices.map((invoice) => ({ filename: `${invoice.number}.pdf`, content: renderInvoice(invoice, deps.seller), contentType: "application/pdf" })),
+        { filename: `usage-statement-${request.month}.pdf`, content: coalesceChunks(renderUsageReport(view)), contentType: "application/pdf" },
+        ...view.invoices.map((invoice) => ({ filename: `${invoice.number}.pdf`, content: coalesceChunks(renderInvoice(invoice, deps.seller)), contentType: "application/pdf" })),
       ],
     });
   } catch (error) {

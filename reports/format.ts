@@ -16,7 +16,9 @@ export function dateLabel(at: Date, timeZone: string): string {
   return format.format(at);
 }
 
-export const count = (n: number) => n.toLocaleString("en");
+const countFormat = new Intl.NumberFormat("en");
+/** "1,234" (toLocaleString would build a formatter for every number). */
+export const count = (n: number) => countFormat.format(n);
 
 export const usageTypeLabels: Record<string, string> = {
   PHOTO_PROCESSING: "Photo Processing",
