@@ -10,7 +10,7 @@ const projectRoot = fileURLToPath(new URL("..", import.meta.url));
  */
 export async function spawnBenchProcess<First>(script: string, env: Record<string, string>, isFirst: (message: Record<string, unknown>) => boolean) {
   const child = fork(path.join(projectRoot, script), [], {
-    execArgv: ["--import", "tsx"], env: { ...process.env, LOG_LEVEL: "error", ...env }, stdio: ["ignore", "ignore", "inherit", "ipc"],
+    execArgv: ["--import", "tsx"], env: { ...process.env, LOG_LEVEL: "error", ...env }, stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
   const message = await new Promise<First>((resolve, reject) => {
     child.on("message", (received) => { if (isFirst(received as Record<string, unknown>)) resolve(received as First); });

@@ -1,6 +1,3 @@
-import { fork } from "node:child_process";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { performance } from "node:perf_hooks";
 import { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -18,6 +15,7 @@ import { createStatementQueue } from "../reports/statement-queue.js";
 import { enqueueDueStatements } from "../scheduler/enqueue-due-statements.js";
 import type { QueueSettings } from "../workers/metering-queues.js";
 import { figure, type BenchFigure } from "./bench-figure.js";
+import { spawnBenchProcess } from "./child-process.js";
 import { seedStatementOrgs } from "./seed-statement-orgs.js";
 
 const seller = { name: "Credits Platform Ltd", addressLines: ["1 Harbour Street", "Dublin"], taxId: "IE1234567X" };
@@ -65,9 +63,9 @@ export async function runStatementsBench(
     bareMail.close();
 
     // Delivery as in production: the SMTP server and one worker process per core, each its own process.
-    const sink = await spawnChild<{ port: number }>("bench/smtp-sink-process.ts", {}, (message) => "port" in message);
+    const sink = await spawnBenchProcess<{ port: number }>("bench/smtp-sink-process.ts", {}, (message) => "port" in message);
     const env = { DATABASE_URL: options.databaseUrl, QUEUE_PREFIX: queues.prefix, SMTP_URL: `smtp://127.0.0.1:${sink.message.port}/?pool=true&maxConnections=8`, MAIL_FROM: "bench@localhost" };
-    const workers = await Promise.all([1, 2].map(() => spawnChild("bench/statement-worker-process.ts", env, (message) => "ready" in message)));
+    const workers = await Promise.all([1, 2].map(() => spawnBenchProcess("bench/statement-worker-process.ts", env, (message) => "ready" in message)));
     const queue = createStatementQueue(queues);
     const started = performance.now();
     await enqueueDueStatements({ db, queue, logger: createLogger({ level: "error" }) },
@@ -106,28 +104,6 @@ export async function runStatementsBench(
     clearInterval(sampler);
     await smtp.close();
   }
-}
-
-const projectRoot = fileURLToPath(new URL("..", import.meta.url));
-
-/** A child process of the bench that talks over IPC: waits for its first message, then `stop` asks for its last. */
-async function spawnChild<First>(script: string, env: Record<string, string>, isFirst: (message: Record<string, unknown>) => boolean) {
-  const child = fork(path.join(projectRoot, script), [], {
-    execArgv: ["--import", "tsx"], env: { ...process.env, LOG_LEVEL: "error", ...env }, stdio: ["ignore", "inherit", "inherit", "ipc"],
-  });
-  const message = await new Promise<First>((resolve, reject) => {
-    child.on("message", (received) => { if (isFirst(received as Record<string, unknown>)) resolve(received as First); });
-    child.once("exit", (code) => reject(new Error(`${script} exited with ${code}`)));
-  });
-  return {
-    message,
-    stop<Last>(): Promise<Last> {
-      return new Promise((resolve) => {
-        child.on("message", (received) => resolve(received as Last));
-        child.send({ stop: true });
-      });
-    },
-  };
 }
 
 const cpuMs = (usage: NodeJS.CpuUsage) => (usage.user + usage.system) / 1000;

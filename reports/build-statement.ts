@@ -2,7 +2,9 @@ import { monthlySummary, type MonthSummary } from "../ledger/monthly-summary.js"
 import { usageByEvent, type EventUsage } from "../ledger/usage-by-event.js";
 import { creditsUsedBySource } from "../ledger/credits-used-by-source.js";
 import { orgMonth, type OrgMonth } from "../ledger/org-month.js";
+import { trimDecimal } from "../payments/money.js";
 import type { Database } from "../prisma/database.js";
+import { invoiceColumns, toInvoiceView, type InvoiceRow } from "./find-invoice.js";
 
 export interface InvoiceView {
   number: string;
@@ -81,22 +83,13 @@ export async function buildStatement(
     monthlySummary(db, { orgId, asOf: startsAt, months: 4 }),
     usageByEvent(db, { orgId, from: startsAt, to: endsAt }),
     creditsUsedBySource(db, { orgId, from: startsAt, to: endsAt }),
-    db.pool.query<{
-      number: string; issued_at: Date; credits: number; unit_price: string; currency: string; subtotal_minor: string;
-      tax_rate: string; tax_minor: string; total_minor: string; payment_reference: string; buyer_contact: string | null;
-    }>(
-      `SELECT i.number, i.issued_at, i.credits, i.unit_price::text, i.currency, i.subtotal_minor, i.tax_rate::text, i.tax_minor,
-              i.total_minor, i.payment_reference, u.name AS buyer_contact
+    db.pool.query<InvoiceRow & { buyer_contact: string | null }>(
+      `SELECT ${invoiceColumns}, u.name AS buyer_contact
        FROM invoice i JOIN payment p ON p.id = i.payment_id LEFT JOIN app_user u ON u.id = p.user_id
        WHERE i.org_id = $1 AND i.issued_at >= $2 AND i.issued_at < $3 ORDER BY i.number`, range),
   ]);
   const org = { id: orgId, ...orgRow };
-  const invoices = invoiceRows.rows.map((row) => ({
-    number: row.number, issuedAt: row.issued_at, credits: row.credits, unitPrice: normaliseDecimal(row.unit_price), currency: row.currency,
-    subtotalMinor: BigInt(row.subtotal_minor), taxRate: normaliseDecimal(row.tax_rate), taxMinor: BigInt(row.tax_minor),
-    totalMinor: BigInt(row.total_minor), paymentReference: row.payment_reference,
-    buyer: { orgName: org.name, orgId, timeZone, contact: row.buyer_contact },
-  }));
+  const invoices = invoiceRows.rows.map((row) => toInvoiceView(row, { orgName: org.name, orgId, timeZone, contact: row.buyer_contact }));
   const t = monthFigures.rows[0]!;
   const days = Math.round((endsAt.getTime() - startsAt.getTime()) / 86_400_000);
   const perDay = new Array<number>(days).fill(0);
@@ -104,7 +97,7 @@ export async function buildStatement(
   const used = Number(t.used);
   const added = Number(t.added);
   return {
-    org: { ...org, costPerCredit: org.costPerCredit === null ? null : normaliseDecimal(org.costPerCredit), timeZone },
+    org: { ...org, costPerCredit: org.costPerCredit === null ? null : trimDecimal(org.costPerCredit), timeZone },
     month, startsAt, endsAt, generatedAt,
     balanceAtStart: Number(t.before),
     balanceAtEnd: Number(t.through),
@@ -122,9 +115,4 @@ export async function buildStatement(
     spendMinor: org.costPerCredit === null ? null : invoices.reduce((sum, invoice) => sum + invoice.totalMinor, 0n),
     invoices,
   };
-}
-
-/** "0.050000" (numeric(18,6)) as "0.05". */
-function normaliseDecimal(value: string): string {
-  return value.includes(".") ? value.replace(/0+$/, "").replace(/\.$/, "") : value;
 }
