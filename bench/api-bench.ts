@@ -30,11 +30,11 @@ export async function runApiBench(
   await hello.stop();
   options.log(`bare Fastify hello world: ${ceiling.rps.toFixed(0)} req/s, p99 ${ceiling.p99Ms} ms`);
 
-  // The API as shipped (request logs on at info), but with a rate limit no load test reaches.
+  // The API as shipped (request logs on at info, written to /dev/null here), but with a rate limit no load test reaches.
   const api = await spawnBenchProcess<{ url: string }>("bench/api-server-process.ts", {
     DATABASE_URL: options.databaseUrl, QUEUE_PREFIX: `${options.queuePrefix}-api`, LOG_LEVEL: "info",
     API_RATE_LIMIT_PER_MINUTE: "10000000", DATABASE_POOL_SIZE: "10",
-  }, (m) => "url" in m);
+  }, (m) => "url" in m, { stdout: "ignore" });
   const auth = { authorization: `Bearer ${token}` };
   const figures: BenchFigure[] = [];
   try {
