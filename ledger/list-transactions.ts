@@ -53,30 +53,39 @@ export async function listTransactions(
   const tabTypes = query.tab ? transactionTabs[query.tab] : undefined;
   const types = query.types && tabTypes ? query.types.filter((t) => (tabTypes as readonly string[]).includes(t)) : (query.types ?? tabTypes);
   const onlyAdditions = types !== undefined && !(types as readonly string[]).includes("USAGE");
-  // Plain SQL, one statement: the API's second-busiest read. "type <> 'USAGE'"
-  // lets the Purchase History tab use its partial index instead of walking
-  // past every usage row.
+  // Plain SQL, one statement: the API's second-busiest read. Only the filters
+  // asked for go in, planned for their values each time (a generic plan can
+  // walk the whole primary key for a small org). "type <> 'USAGE'" lets the
+  // Purchase History tab use its partial index instead of walking past every
+  // usage row.
+  const values: unknown[] = [query.orgId];
+  const where = ["t.org_id = $1"];
+  const filter = (condition: (parameter: string) => string, value?: unknown) => {
+    if (value !== undefined) values.push(value);
+    where.push(condition(`$${values.length}`));
+  };
+  if (types) filter((p) => `t.type = ANY (${p}::credit_transaction_type[])`, [...types]);
+  if (onlyAdditions) filter(() => "t.type <> 'USAGE'");
+  if (query.eventId !== undefined) filter((p) => `t.event_id = ${p}`, query.eventId);
+  if (query.from) filter((p) => `t.created_at >= ${p}`, query.from);
+  if (query.to) filter((p) => `t.created_at < ${p}`, query.to);
+  if (query.cursor) filter((p) => `t.id < ${p}::bigint`, query.cursor);
+  values.push(query.limit + 1);
   const { rows } = await db.pool.query<{
     id: string; type: TransactionView["type"]; usage_type: input.UsageType | null; credits: number; event_id: number | null;
     event_name: string | null; user_id: string | null; user_name: string | null; balance_after: string; reference: string | null;
     refund_of_id: string | null; created_at: Date;
-  }>(
-    `SELECT t.id::text, t.type, t.usage_type, t.credits, t.event_id, e.name AS event_name, t.user_id, u.name AS user_name,
-            t.balance_after, t.reference, t.refund_of_id::text, t.created_at
-     FROM credit_transaction t
-     LEFT JOIN event e ON e.id = t.event_id
-     LEFT JOIN app_user u ON u.id = t.user_id
-     WHERE t.org_id = $1
-       AND ($2::credit_transaction_type[] IS NULL OR t.type = ANY ($2::credit_transaction_type[]))
-       ${onlyAdditions ? "AND t.type <> 'USAGE'" : ""}
-       AND ($3::int IS NULL OR t.event_id = $3)
-       AND ($4::timestamptz IS NULL OR t.created_at >= $4)
-       AND ($5::timestamptz IS NULL OR t.created_at < $5)
-       AND ($6::bigint IS NULL OR t.id < $6)
-     ORDER BY t.id DESC
-     LIMIT $7`,
-    [query.orgId, types ? [...types] : null, query.eventId ?? null, query.from ?? null, query.to ?? null, query.cursor ?? null, query.limit + 1],
-  );
+  }>({
+    text: `SELECT t.id::text, t.type, t.usage_type, t.credits, t.event_id, e.name AS event_name, t.user_id, u.name AS user_name,
+                  t.balance_after, t.reference, t.refund_of_id::text, t.created_at
+           FROM credit_transaction t
+           LEFT JOIN event e ON e.id = t.event_id
+           LEFT JOIN app_user u ON u.id = t.user_id
+           WHERE ${where.join(" AND ")}
+           ORDER BY t.id DESC
+           LIMIT $${values.length}`,
+    values,
+  });
   const page = rows.slice(0, query.limit);
   return {
     items: page.map((row) => ({
