@@ -112,6 +112,13 @@ describe("org isolation", () => {
 });
 
 describe("tokens", () => {
+  it("takes Basic credentials only for the queue dashboard, where a browser needs them", async () => {
+    const basic = { authorization: `Basic ${Buffer.from(`x:${world.tokens.staff}`).toString("base64")}` };
+    expect((await world.call(null, "GET", "/v1/staff/queues", { headers: basic })).status).toBe(200);
+    const post = await world.call(null, "POST", `/v1/orgs/${ids.org}/payments/recheck-stuck`, { headers: basic });
+    expect(post).toMatchObject({ status: 401, data: { error: { code: "UNAUTHENTICATED" } } });
+  });
+
   it("a token stops working once revoked; only its hash is stored", async () => {
     const issued = await issueApiToken(world.db, { userId: world.operatorA.id });
     expect((await world.call(issued.token, "GET", "/v1/me")).data).toMatchObject({ role: "OPERATOR", orgId: ids.org, tokenId: issued.id });
@@ -126,10 +133,11 @@ describe("tokens", () => {
     const config = loadConfig({ ...process.env, DATABASE_URL: world.db.url, QUEUE_PREFIX: world.queues.prefix, API_RATE_LIMIT_PER_MINUTE: "3" });
     const limited = await startApi(config, { db: world.db, logger: quietLogger, provider: world.payments.provider }, { port: 0, host: "127.0.0.1" });
     try {
-      const get = (token: string) => fetch(`${limited.url}/v1/me`, { headers: { authorization: `Bearer ${token}` } });
+      const get = (token: string, scheme = "Bearer") => fetch(`${limited.url}/v1/me`, { headers: { authorization: `${scheme} ${token}` } });
       const { token } = await issueApiToken(world.db, { userId: world.operatorB.id, label: "busy script" });
       const statuses = [];
-      for (let i = 0; i < 4; i += 1) statuses.push((await get(token)).status);
+      // However the token is spelt, it is one budget.
+      for (const scheme of ["Bearer", "bearer", "BEARER", "Bearer"]) statuses.push((await get(token, scheme)).status);
       expect(statuses).toEqual([200, 200, 200, 429]);
       const refused = await get(token);
       expect(await refused.json()).toMatchObject({ error: { code: "RATE_LIMITED" } });

@@ -14,10 +14,15 @@ export function createApiMetrics(deps: { db: Database; queues: Queue[] }) {
     name: "credits_queue_jobs", help: "Jobs in each queue, by state", labelNames: ["queue", "state"], registers: [registry],
     async collect() {
       this.reset();
-      for (const queue of deps.queues) {
-        const counts = await queue.getJobCounts("waiting", "prioritized", "active", "delayed", "failed");
-        for (const [state, jobs] of Object.entries(counts)) this.set({ queue: queue.name, state }, jobs);
-      }
+      // Without Redis the queue figures are left out; the database's still answer.
+      const counted = await Promise.allSettled(deps.queues.map((queue) => Promise.race([
+        queue.getJobCounts("waiting", "prioritized", "active", "delayed", "failed"),
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error("Redis did not answer within 1 s")), 1_000).unref()),
+      ])));
+      counted.forEach((result, index) => {
+        if (result.status !== "fulfilled") return;
+        for (const [state, jobs] of Object.entries(result.value)) this.set({ queue: deps.queues[index]!.name, state }, jobs);
+      });
     },
   });
   new Gauge({

@@ -23,7 +23,8 @@ export const pageLimit = z.coerce.number({ error: "must be a number" }).int({ er
 
 export const idempotencyHeaders = z.object({
   "idempotency-key": z.string({ error: "is required: one key per intended operation, reused on retry" })
-    .min(1, { error: "must not be empty" }).max(200, { error: "must be at most 200 characters" }),
+    .min(1, { error: "must not be empty" }).max(200, { error: "must be at most 200 characters" })
+    .refine((key) => !key.startsWith("capture:") && !key.startsWith("payment:"), { error: 'must not start with "capture:" or "payment:"' }),
 });
 
 export const iso = (at: Date) => at.toISOString();

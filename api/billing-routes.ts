@@ -100,7 +100,8 @@ export const billingRoutes: FastifyPluginAsyncZod<{ deps: ApiDependencies }> = a
   }, async (request, reply) => {
     const { orgId } = request.params;
     const principal = await authoriseOnOrg(db, request, orgId, "credits:buy");
-    if (principal.role === "STAFF") throw new AppError("PERMISSION_DENIED", "staff add credits with a grant, not a purchase");
+    // Only an org's admin reaches here ("credits:buy"); the check narrows the type to a user of the org.
+    if (principal.role !== "ADMIN") throw new AppError("PERMISSION_DENIED", "only the organisation's admins can buy credits");
     const purchase = await purchaseCredits({ db, provider: deps.provider, logger: deps.logger.child({ requestId: request.id }), limits }, {
       orgId, userId: principal.userId, credits: request.body.credits, idempotencyKey: request.headers["idempotency-key"],
     });

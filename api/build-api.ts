@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import fastifyRateLimit from "@fastify/rate-limit";
 import fastifySwagger from "@fastify/swagger";
 import fastifySwaggerUi from "@fastify/swagger-ui";
@@ -16,7 +16,8 @@ import { AppError, errorCatalogue, isAppError } from "../core/errors.js";
 import { can, requirePermission } from "./access.js";
 import { principalOf, type ApiDependencies } from "./api-context.js";
 import { createApiMetrics } from "./api-metrics.js";
-import { authenticate } from "./authenticate.js";
+import { hashApiToken } from "./api-tokens.js";
+import { authenticate, tokenOf } from "./authenticate.js";
 import { billingRoutes } from "./billing-routes.js";
 import { creditsRoutes } from "./credits-routes.js";
 import { PrincipalDirectory } from "./principal.js";
@@ -74,10 +75,10 @@ export async function buildApi(deps: ApiDependencies & { redis: Redis; queues: Q
     // Redis down must not take the API down with it: requests go unlimited until it is back.
     skipOnError: true,
     nameSpace: `${deps.rateLimitPrefix}:api-rate:`,
-    // Per token (hashed, so no token sits in Redis); without one, per address.
+    // Per token, however it is presented (hashed, so no token sits in Redis); without one, per address.
     keyGenerator: (request) => {
-      const header = request.headers.authorization;
-      return header ? createHash("sha256").update(header).digest("base64url") : `address:${request.ip}`;
+      const token = tokenOf(request, { basic: request.url.startsWith(queueDashboardPath) });
+      return token ? hashApiToken(token) : `address:${request.ip}`;
     },
     allowList: (request) => request.url.startsWith("/health"),
     errorResponseBuilder: (_request, context) =>
@@ -102,7 +103,7 @@ export async function buildApi(deps: ApiDependencies & { redis: Redis; queues: Q
   await app.register(async (v1) => {
     // Hooks answer refusals themselves: the queue dashboard's routes have an error handler of their own.
     v1.addHook("onRequest", async (request, reply) => {
-      request.principal = await authenticate(directory, request);
+      request.principal = await authenticate(directory, request, { basic: request.url.startsWith(queueDashboardPath) });
       if (!request.principal) {
         return sendError(new AppError("UNAUTHENTICATED", request.headers.authorization
           ? "the API token is unknown or revoked"

@@ -37,6 +37,12 @@ describe("health", () => {
       // Rate limiting fails open: the ledger's reads go on without Redis.
       const me = await fetch(`${api.url}/v1/me`, { headers: { authorization: `Bearer ${world.tokens.staff}` } });
       expect(me.status).toBe(200);
+      // Metrics answer too, without the queue figures.
+      const metrics = await fetch(`${api.url}/metrics`, { headers: { authorization: `Bearer ${world.tokens.staff}` } });
+      expect(metrics.status).toBe(200);
+      const text = await metrics.text();
+      expect(text).toMatch(/credits_parked_runs 0/);
+      expect(text).not.toMatch(/credits_queue_jobs\{/);
     } finally {
       await api.close();
     }

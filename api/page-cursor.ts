@@ -2,7 +2,7 @@ import { z } from "zod";
 import { AppError } from "../core/errors.js";
 
 /** An opaque keyset cursor over (instant, id), newest first: stable while new rows arrive. */
-const cursorShape = z.tuple([z.iso.datetime(), z.string().min(1).max(100)]);
+const cursorShape = z.tuple([z.iso.datetime(), z.uuid()]);
 
 export function encodeCursor(at: Date, id: string): string {
   return Buffer.from(JSON.stringify([at.toISOString(), id])).toString("base64url");

@@ -38,7 +38,8 @@ export class PrincipalDirectory {
     const principal: Principal | null = !row ? null
       : row.staff_member_id ? { role: "STAFF", tokenId: row.id, staffMemberId: row.staff_member_id, name: row.staff_name! }
       : { role: row.role!, tokenId: row.id, orgId: row.org_id!, userId: row.user_id!, name: row.user_name! };
-    if (this.cacheMs > 0) {
+    // Unknown tokens are not remembered: a flood of guesses must not push out the good ones.
+    if (principal && this.cacheMs > 0) {
       if (this.remembered.size >= this.maxRemembered) this.remembered.clear();
       this.remembered.set(hash, { principal, until: now + this.cacheMs });
     }

@@ -1,9 +1,10 @@
-import { Readable } from "node:stream";
+import { pipeline, Readable } from "node:stream";
 import { stringify } from "csv-stringify";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { AppError } from "../core/errors.js";
 import { listTransactions, type TransactionView } from "../ledger/index.js";
+import { listTransactionsInput } from "../ledger/list-transactions.js";
 import type { Database } from "../prisma/database.js";
 import { authoriseOnOrg } from "./access.js";
 import type { ApiDependencies } from "./api-context.js";
@@ -72,7 +73,7 @@ export const transactionRoutes: FastifyPluginAsyncZod<{ deps: ApiDependencies }>
       querystring: z.strictObject({
         ...filters,
         limit: pageLimit,
-        cursor: z.string().regex(/^[1-9][0-9]{0,18}$/, { error: "must be a nextCursor returned by a previous page" }).optional(),
+        cursor: listTransactionsInput.shape.cursor,
       }),
       response: { 200: z.object({ items: z.array(transaction), nextCursor: z.string().nullable() }), ...commonErrors },
     },
@@ -108,10 +109,14 @@ export const transactionRoutes: FastifyPluginAsyncZod<{ deps: ApiDependencies }>
         cursor = page.nextCursor ?? undefined;
       } while (cursor);
     }
-    const csv = Readable.from(rows()).pipe(stringify({
+    const csv = stringify({
       header: true,
       columns: ["id", "created_at", "type", "usage_type", "credits", "balance_after", "event_id", "event_name", "actor", "reference"],
-    }));
+    });
+    // A query failing mid-export destroys the response (the client sees a cut download), never the process.
+    pipeline(Readable.from(rows()), csv, (error) => {
+      if (error) request.log.error({ err: error, orgId }, "CSV export failed part-way");
+    });
     return reply
       .type("text/csv; charset=utf-8")
       .header("content-disposition", `attachment; filename="transactions-${orgId}.csv"`)

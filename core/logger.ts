@@ -1,4 +1,4 @@
-import { pino, type Logger } from "pino";
+import { pino, type DestinationStream, type Logger } from "pino";
 
 export type { Logger };
 
@@ -9,12 +9,10 @@ const redactedPaths = [
   "email", "*.email", "*.emails", "smtpUrl", "*.smtpUrl", "databaseUrl", "*.databaseUrl",
 ];
 
-export function createLogger(options: { level: string; name?: string }): Logger {
-  return pino({
-    name: options.name ?? "credits",
-    level: options.level,
-    redact: { paths: redactedPaths, censor: "[redacted]" },
-  });
+/** A logger to stdout, or to `destination` (tests read what it wrote). */
+export function createLogger(options: { level: string; name?: string; destination?: DestinationStream }): Logger {
+  const settings = { name: options.name ?? "credits", level: options.level, redact: { paths: redactedPaths, censor: "[redacted]" } };
+  return options.destination ? pino(settings, options.destination) : pino(settings);
 }
 
 const noop = () => {};

@@ -23,9 +23,13 @@ export const idempotencyKey = z
   .min(1, { error: "must not be empty" })
   .max(200, { error: "must be at most 200 characters" });
 
-/** Keys of credit additions and refunds; "capture:" is where the ledger keys Usage transactions. */
-export const transactionKey = idempotencyKey.refine((key) => !key.startsWith("capture:"), {
-  error: 'must not start with "capture:" (reserved for usage)',
+/**
+ * Keys of credit additions and refunds. "capture:" keys Usage transactions and
+ * "payment:" a settled purchase: a caller's key in either space could take a
+ * key the ledger itself needs later.
+ */
+export const transactionKey = idempotencyKey.refine((key) => !key.startsWith("capture:") && !key.startsWith("payment:"), {
+  error: 'must not start with "capture:" or "payment:" (reserved for usage and settled purchases)',
 });
 export const reference = z.string().max(500, { error: "must be at most 500 characters" }).nullish().transform((v) => v ?? null);
 export const transactionId = z

@@ -21,7 +21,8 @@ export const listTransactionsInput = z.strictObject({
   to: z.date().optional(),
   limit: z.number().int().min(1).max(500).default(50),
   /** The nextCursor of the previous page. */
-  cursor: z.string().regex(/^[1-9][0-9]{0,18}$/, { error: "must be a cursor returned by a previous page" }).optional(),
+  cursor: z.string().regex(/^[1-9][0-9]{0,18}$/, { error: "must be a cursor returned by a previous page" })
+    .refine((cursor) => BigInt(cursor) <= 9_223_372_036_854_775_807n, { error: "must be a cursor returned by a previous page" }).optional(),
 });
 export type ListTransactionsInput = z.input<typeof listTransactionsInput>;
 

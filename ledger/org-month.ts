@@ -4,7 +4,7 @@ import { parseInput } from "../core/validation.js";
 import type { Database } from "../prisma/database.js";
 import * as input from "./ledger-inputs.js";
 
-export const monthKey = z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/, { error: "must be a month as YYYY-MM" });
+export const monthKey = z.string().regex(/^(19|2[0-9])[0-9]{2}-(0[1-9]|1[0-2])$/, { error: "must be a month as YYYY-MM, from 1900 on" });
 
 export interface OrgMonth {
   startsAt: Date;

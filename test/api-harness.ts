@@ -1,6 +1,6 @@
 import { Writable } from "node:stream";
-import { pino } from "pino";
 import { loadConfig } from "../core/config.js";
+import { createLogger } from "../core/logger.js";
 import { issueApiToken } from "../api/api-tokens.js";
 import { createStaffMember } from "../api/create-staff-member.js";
 import { startApi } from "../api/start-api.js";
@@ -22,10 +22,11 @@ export async function startApiWorld(env: Record<string, string> = {}) {
   const queues: TestQueues = createTestQueues();
   const payments = await startPaymentsWorld(db);
   const logLines: string[] = [];
-  const logger = pino({
-    level: "info",
-    redact: { paths: ["password", "*.password", "token", "*.token", "authorization", "*.authorization", "req.headers.authorization", "email", "*.email"], censor: "[redacted]" },
-  }, new Writable({ write(chunk, _encoding, done) { logLines.push(String(chunk)); done(); } }));
+  // The production logger, writing where the test can read it.
+  const logger = createLogger({
+    level: "info", name: "api-test",
+    destination: new Writable({ write(chunk, _encoding, done) { logLines.push(String(chunk)); done(); } }),
+  });
   const config = loadConfig({
     ...process.env, DATABASE_URL: db.url, QUEUE_PREFIX: queues.prefix, API_RATE_LIMIT_PER_MINUTE: "100000", API_TOKEN_CACHE_MS: "0",
     PAYMENT_STUCK_AFTER_MS: "1", ...env,
