@@ -150,6 +150,20 @@ describe("tokens", () => {
     }
   });
 
+  it("answers 429 to an address that keeps trying unknown tokens; known tokens go on", async () => {
+    const config = loadConfig({ ...process.env, DATABASE_URL: world.db.url, QUEUE_PREFIX: `${world.queues.prefix}-guesses`, API_FAILED_LOGINS_PER_MINUTE: "5" });
+    const api = await startApi(config, { db: world.db, logger: quietLogger, provider: world.payments.provider }, { port: 0, host: "127.0.0.1" });
+    try {
+      const me = (token: string) => fetch(`${api.url}/v1/me`, { headers: { authorization: `Bearer ${token}` } });
+      const statuses: number[] = [];
+      for (let i = 0; i < 7; i += 1) statuses.push((await me(`cm_guess-${i}`)).status);
+      expect(statuses).toEqual([401, 401, 401, 401, 401, 429, 429]);
+      expect((await me(world.tokens.adminB)).status).toBe(200);
+    } finally {
+      await api.close();
+    }
+  });
+
   it("request logs carry the request, never a token or an email address", async () => {
     await world.call(world.tokens.operatorA, "GET", "/v1/me");
     const logs = world.logLines.join("");

@@ -15,7 +15,7 @@ export interface ApiDependencies {
   seller: Seller;
   config: Pick<Config,
     "PURCHASE_MIN_CREDITS" | "PURCHASE_MAX_CREDITS" | "TAX_RATE" | "PAYMENT_STUCK_AFTER_MS" | "PAYMENT_MAX_PENDING_CHECKS" |
-    "API_RATE_LIMIT_PER_MINUTE" | "API_TOKEN_CACHE_MS" | "API_BODY_LIMIT_BYTES">;
+    "API_RATE_LIMIT_PER_MINUTE" | "API_FAILED_LOGINS_PER_MINUTE" | "API_TOKEN_CACHE_MS" | "API_BODY_LIMIT_BYTES">;
 }
 
 declare module "fastify" {

@@ -42,6 +42,17 @@ export async function buildApi(deps: ApiDependencies & { redis: Redis; queues: Q
   const directory = new PrincipalDirectory(deps.db, deps.config.API_TOKEN_CACHE_MS);
   const metrics = createApiMetrics({ db: deps.db, queues: deps.queues });
 
+  // Each unknown token has a rate-limit budget of its own, so guesses are also counted per address.
+  const failedLoginsPerMinute = deps.config.API_FAILED_LOGINS_PER_MINUTE;
+  const tooManyFailedLogins = async (address: string): Promise<boolean> => {
+    const key = `${deps.rateLimitPrefix}:api-failed-logins:${address}`;
+    try {
+      const [[, count]] = (await deps.redis.multi().incr(key).expire(key, 60, "NX").exec()) as [[unknown, number]];
+      return count > failedLoginsPerMinute;
+    } catch {
+      return false;
+    }
+  };
   const sendError = (error: FastifyError | AppError, request: FastifyRequest, reply: FastifyReply) => {
     const { status, body } = errorReply(error);
     if (status >= 500) request.log.error({ err: error }, "request failed");
@@ -105,6 +116,9 @@ export async function buildApi(deps: ApiDependencies & { redis: Redis; queues: Q
     v1.addHook("onRequest", async (request, reply) => {
       request.principal = await authenticate(directory, request, { basic: request.url.startsWith(queueDashboardPath) });
       if (!request.principal) {
+        if (request.headers.authorization && await tooManyFailedLogins(request.ip)) {
+          return sendError(new AppError("RATE_LIMITED", `more than ${failedLoginsPerMinute} unknown tokens a minute from this address; retry in a minute`), request, reply);
+        }
         return sendError(new AppError("UNAUTHENTICATED", request.headers.authorization
           ? "the API token is unknown or revoked"
           : "an API token is required: Authorization: Bearer <token>"), request, reply);

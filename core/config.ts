@@ -64,6 +64,8 @@ const configSchema = z.object({
   /** Requests per minute allowed to one API token (or, without one, to one address). */
   API_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(10_000_000).default(600),
   /** How long an API process trusts a token it has looked up; a revocation takes at most this long to bite. 0: look up on every request. */
+  /** Unknown tokens one address may try in a minute before it gets 429 (each unknown token has a budget of its own otherwise). */
+  API_FAILED_LOGINS_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(30),
   API_TOKEN_CACHE_MS: z.coerce.number().int().min(0).max(300_000).default(5_000),
   API_BODY_LIMIT_BYTES: z.coerce.number().int().min(1_024).max(10_485_760).default(16_384),
   SELLER_NAME: z.string().min(1).default("Credits Platform Ltd"),

@@ -28,7 +28,7 @@ export async function startApiWorld(env: Record<string, string> = {}) {
     destination: new Writable({ write(chunk, _encoding, done) { logLines.push(String(chunk)); done(); } }),
   });
   const config = loadConfig({
-    ...process.env, DATABASE_URL: db.url, QUEUE_PREFIX: queues.prefix, API_RATE_LIMIT_PER_MINUTE: "100000", API_TOKEN_CACHE_MS: "0",
+    ...process.env, DATABASE_URL: db.url, QUEUE_PREFIX: queues.prefix, API_RATE_LIMIT_PER_MINUTE: "100000", API_FAILED_LOGINS_PER_MINUTE: "100000", API_TOKEN_CACHE_MS: "0",
     PAYMENT_STUCK_AFTER_MS: "1", ...env,
   });
   const api = await startApi(config, { db, logger, provider: payments.provider }, { port: 0, host: "127.0.0.1" });
