@@ -94,6 +94,12 @@ describe("monthly summary from the hourly totals", () => {
         );
         expect([timeZone, month.month, month.creditsUsed, month.creditsAdded, month.usageTransactionCount])
           .toEqual([timeZone, month.month, Number(rows[0]!.used), Number(rows[0]!.added), Number(rows[0]!.usages)]);
+        // The balance a statement opens with, from the same totals.
+        const balance = await db.pool.query<{ at: string; raw: string }>(
+          `SELECT ledger_balance_at($1, $2) AS at,
+                  (SELECT COALESCE(sum(credits), 0) FROM credit_transaction WHERE org_id = $1 AND created_at < $2) AS raw`,
+          [org.id, month.startsAt]);
+        expect(balance.rows[0]!.at).toBe(balance.rows[0]!.raw);
       }
     }
   });

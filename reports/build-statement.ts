@@ -66,8 +66,8 @@ export async function buildStatement(
       `WITH month AS (
          SELECT type, usage_type, credits, reference, id, created_at FROM credit_transaction
          WHERE org_id = $1 AND created_at >= $2 AND created_at < $3)
-       SELECT (SELECT COALESCE(sum(credits), 0) FROM credit_transaction WHERE org_id = $1 AND created_at < $2) AS before,
-              (SELECT COALESCE(sum(credits), 0) FROM credit_transaction WHERE org_id = $1 AND created_at < $3) AS through,
+       SELECT ledger_balance_at($1, $2) AS before,
+              ledger_balance_at($1, $3) AS through,
               (SELECT COALESCE(-sum(credits) FILTER (WHERE type = 'USAGE'), 0) FROM month) AS used,
               (SELECT COALESCE(sum(credits) FILTER (WHERE credits > 0), 0) FROM month) AS added,
               (SELECT count(*) FILTER (WHERE type = 'USAGE') FROM month) AS usages,
