@@ -16,7 +16,7 @@ export async function runApiBench(
   options: { databaseUrl: string; queuePrefix: string; quick: boolean; log: (line: string) => void },
 ): Promise<BenchFigure[]> {
   const rows = options.quick ? 100_000 : 1_000_000;
-  const durationS = options.quick ? 2 : 10;
+  const durationS = options.quick ? 1.5 : 10;
   const connections = 32;
   const { orgId, token } = await seedOrg(db);
   const seeded = await timed(() => seedLedger(db, orgId, 0, rows));

@@ -3,6 +3,7 @@
  * limit measured in the same run, and writes bench/results.json.
  */
 import { writeFile } from "node:fs/promises";
+import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import pg from "pg";
 import { loadConfig } from "../core/config.js";
@@ -48,28 +49,31 @@ runCommand(async () => {
   const db = createDatabase({ url: url.toString(), poolSize: 32 });
   const figures: BenchFigure[] = [];
   const log = (line: string) => console.log(`  ${line}`);
+  const benchStarted = performance.now();
+  const elapsed = () => `${((performance.now() - benchStarted) / 1000).toFixed(0)} s into the run`;
   try {
     if (runs("ledger")) {
-      console.log(`ledger (${durationMs / 1000} s per measurement)`);
+      console.log(`ledger (${durationMs / 1000} s per measurement; ${elapsed()})`);
       figures.push(...(await runLedgerBench(db, { durationMs, log })));
     }
     if (runs("metering")) {
-      console.log("metering (through real workers and queues)");
+      console.log(`metering (through real workers and queues; ${elapsed()})`);
       figures.push(...(await runMeteringBench(db, { ...queueSettings(config), prefix: `${config.QUEUE_PREFIX}-bench` }, { quick: values.quick, log })));
     }
     if (runs("statements")) {
       const orgs = values.quick ? 1_000 : 10_000;
-      console.log(`statements (${orgs} orgs)`);
+      console.log(`statements (${orgs} orgs; ${elapsed()})`);
       figures.push(...(await runStatementsBench(db, { ...queueSettings(config), prefix: `${config.QUEUE_PREFIX}-bench-statements` }, { orgs, databaseUrl: url.toString(), quick: values.quick, log })));
     }
     if (runs("api")) {
-      console.log("api (autocannon against the API in its own process)");
+      console.log(`api (autocannon against the API in its own process; ${elapsed()})`);
       figures.push(...(await runApiBench(db, { databaseUrl: url.toString(), queuePrefix: `${config.QUEUE_PREFIX}-bench`, quick: values.quick, log })));
     }
   } finally {
     await db.close();
   }
 
+  console.log(`\nall sections done, ${elapsed()}`);
   console.log(`\n${formatTable(figures.map((f) => ({ figure: f.name, value: `${f.value} ${f.unit}`, baseline: `${f.baselineValue} (${f.baseline})`, ratio: f.baselineValue ? f.ratio : "" })))}`);
   await writeFile(new URL("./results.json", import.meta.url), `${JSON.stringify(figures, null, 2)}\n`);
   console.log("\nwritten to bench/results.json");
