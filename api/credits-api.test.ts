@@ -110,4 +110,27 @@ describe("transactions", () => {
     const usageOnly = await world.call(world.tokens.operatorA, "GET", `/v1/orgs/${world.orgA.org.id}/transactions.csv?tab=purchases`);
     expect((usageOnly.data as string).trim().split("\n")).toHaveLength(2);
   });
+
+  it("a database failure part-way through an export cuts the download, and the API goes on serving", async () => {
+    const { org, event } = world.orgB;
+    await world.db.pool.query(
+      `INSERT INTO credit_transaction (org_id, type, usage_type, credits, event_id, balance_after, idempotency_key, request_fingerprint)
+       SELECT $1, 'USAGE', 'PHOTO_PROCESSING', -1, $2, 0, 'export-' || n, 'export' FROM generate_series(1, 20000) AS n`,
+      [org.id, event.id]);
+    const response = await fetch(`${world.api.url}/v1/orgs/${org.id}/transactions.csv`, { headers: { authorization: `Bearer ${world.tokens.adminB}` } });
+    expect(response.status).toBe(200);
+    const reader = response.body!.getReader();
+    await reader.read();
+    // Every session of this database ends, the export's next page among them.
+    await world.db.pool.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()");
+    let received = 0;
+    await expect((async () => {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return received;
+        received += value.length;
+      }
+    })()).rejects.toThrow();
+    expect((await world.call(world.tokens.adminB, "GET", `/v1/orgs/${org.id}/credits`)).status).toBe(200);
+  });
 });
