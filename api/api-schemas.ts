@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { errorCatalogue } from "../core/errors.js";
-import { orgId } from "../ledger/ledger-inputs.js";
+import { orgId, reservedKeyRule } from "../ledger/ledger-inputs.js";
 
 export const orgParams = z.strictObject({ orgId });
 
@@ -24,7 +24,7 @@ export const pageLimit = z.coerce.number({ error: "must be a number" }).int({ er
 export const idempotencyHeaders = z.object({
   "idempotency-key": z.string({ error: "is required: one key per intended operation, reused on retry" })
     .min(1, { error: "must not be empty" }).max(200, { error: "must be at most 200 characters" })
-    .refine((key) => !key.startsWith("capture:") && !key.startsWith("payment:"), { error: 'must not start with "capture:" or "payment:"' }),
+    .refine(reservedKeyRule.test, { error: reservedKeyRule.error }),
 });
 
 export const iso = (at: Date) => at.toISOString();

@@ -28,9 +28,11 @@ export const idempotencyKey = z
  * "payment:" a settled purchase: a caller's key in either space could take a
  * key the ledger itself needs later.
  */
-export const transactionKey = idempotencyKey.refine((key) => !key.startsWith("capture:") && !key.startsWith("payment:"), {
+export const reservedKeyRule = {
+  test: (key: string) => !key.startsWith("capture:") && !key.startsWith("payment:"),
   error: 'must not start with "capture:" or "payment:" (reserved for usage and settled purchases)',
-});
+};
+export const transactionKey = idempotencyKey.refine(reservedKeyRule.test, { error: reservedKeyRule.error });
 export const reference = z.string().max(500, { error: "must be at most 500 characters" }).nullish().transform((v) => v ?? null);
 export const transactionId = z
   .union([z.string().regex(/^[1-9][0-9]{0,18}$/), z.bigint().positive()], { error: "must be a transaction id" })
