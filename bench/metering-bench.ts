@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { availableParallelism } from "node:os";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Queue, Worker } from "bullmq";
@@ -13,6 +14,7 @@ import { createMeteringQueue, type QueueSettings } from "../workers/metering-que
 import { startMeteringWorkers } from "../workers/metering-workers.js";
 import { SimulatedPhotoProcessor } from "../workers/simulated-photo-processor.js";
 import { figure, type BenchFigure } from "./bench-figure.js";
+import { cpuPerItem, describeCpu, readCpu, type CpuPerItem } from "./cpu-meter.js";
 import { measureThroughput } from "./measure-throughput.js";
 
 const concurrency = 100;
@@ -38,10 +40,14 @@ export async function runMeteringBench(
   const onePhotoJobs = options.quick ? 3_000 : 20_000;
   const hundredPhotoRuns = options.quick ? 200 : 1_000;
 
-  const bullmqCeiling = await measureBullmqCeiling(queues, onePhotoJobs);
-  options.log(`BullMQ ceiling (empty processor, concurrency ${concurrency}, producer running): ${bullmqCeiling.toFixed(0)} jobs/s`);
-  const batchedRows = await measureBatchedRowCeiling(db, options.quick ? 2_000 : 8_000);
-  options.log(`PostgreSQL batched-row ceiling (100 rows + one balance update per statement): ${batchedRows.toFixed(0)} rows/s`);
+  const { jobsPerSecond: bullmqCeiling, cpu: bullmqCpu } = await measureBullmqCeiling(queues, onePhotoJobs);
+  options.log(`BullMQ ceiling (empty processor, concurrency ${concurrency}, producer running): ${bullmqCeiling.toFixed(0)} jobs/s; ${describeCpu(bullmqCpu, "job")}`);
+  const { rowsPerSecond: batchedRows, cpu: batchedRowCpu } = await measureBatchedRowCeiling(db, options.quick ? 2_000 : 8_000);
+  options.log(`PostgreSQL batched-row ceiling (100 rows + one balance update per statement): ${batchedRows.toFixed(0)} rows/s; ${describeCpu(batchedRowCpu, "row")}`);
+  // Whatever else holds, a photo cannot be metered faster than the machine's
+  // cores can pay for its CPU: at the target rate, this is all a photo may cost.
+  const cores = availableParallelism();
+  const allowedUs = (ceiling: number) => (cores * 1e6) / (0.8 * ceiling);
 
   const figures: BenchFigure[] = [];
   const only = (options as { only?: string }).only;
@@ -54,7 +60,7 @@ export async function runMeteringBench(
     if (only && `${scenario.orgs}x${scenario.photosPerRun}` !== only) continue;
     const result = await meterScenario(db, queues, scenario);
     const label = `${scenario.photosPerRun === 1 ? "one-photo jobs" : "100-photo runs"}, ${scenario.orgs} org${scenario.orgs > 1 ? "s" : ""}`;
-    options.log(`metering ${label}: ${result.photosPerSecond.toFixed(0)} photos/s, enqueue to charged p50 ${result.p50Ms.toFixed(0)} ms, p99 ${result.p99Ms.toFixed(0)} ms`);
+    options.log(`metering ${label}: ${result.photosPerSecond.toFixed(0)} photos/s, enqueue to charged p50 ${result.p50Ms.toFixed(0)} ms, p99 ${result.p99Ms.toFixed(0)} ms; ${describeCpu(result.cpu, "photo")}`);
     if (scenario.photosPerRun === 1) {
       figures.push(figure(`metering: photos charged/s, ${label}`, result.photosPerSecond, "photos/s",
         "BullMQ empty processor, same concurrency, producer running", bullmqCeiling));
@@ -62,17 +68,27 @@ export async function runMeteringBench(
       figures.push(figure(`metering: photos charged/s, ${label}`, result.photosPerSecond, "photos/s",
         "PostgreSQL batched rows (100 per statement)", batchedRows));
     }
+    if (result.cpu) {
+      const ceiling = scenario.photosPerRun === 1 ? bullmqCeiling : batchedRows;
+      const cpuBound = (cores * 1e6) / result.cpu.totalUs;
+      options.log(`  at that CPU per photo, ${cores} cores meter at most ${cpuBound.toFixed(0)} photos/s: ${(cpuBound / ceiling).toFixed(2)}x of its ceiling`);
+      figures.push(figure(`metering: CPU per photo (all processes), ${label}`, result.cpu.totalUs, "µs",
+        `CPU a photo may use at 0.8x of its ceiling on ${cores} cores`, allowedUs(ceiling)));
+    }
     figures.push(
       { name: `metering: enqueue to charged p50, ${label}`, value: round(result.p50Ms), unit: "ms", baseline: "none", baselineValue: 0, ratio: 0 },
       { name: `metering: enqueue to charged p99, ${label}`, value: round(result.p99Ms), unit: "ms", baseline: "none", baselineValue: 0, ratio: 0 },
     );
+  }
+  for (const [name, cpu, unit] of [["BullMQ empty processor", bullmqCpu, "job"], ["PostgreSQL batched rows", batchedRowCpu, "row"]] as const) {
+    if (cpu) figures.push({ name: `metering: CPU per ${unit} (all processes), ${name}`, value: cpu.totalUs, unit: "µs", baseline: "none", baselineValue: 0, ratio: 0 });
   }
   return figures;
 }
 
 const round = (n: number) => Number(n.toFixed(1));
 
-async function measureBullmqCeiling(queues: QueueSettings, jobs: number): Promise<number> {
+async function measureBullmqCeiling(queues: QueueSettings, jobs: number): Promise<{ jobsPerSecond: number; cpu: CpuPerItem | null }> {
   const name = `ceiling-${randomUUID().slice(0, 8)}`;
   const queue = new Queue(name, { connection: queues.connection, prefix: queues.prefix });
   let completed = 0;
@@ -81,28 +97,31 @@ async function measureBullmqCeiling(queues: QueueSettings, jobs: number): Promis
   });
   worker.on("completed", () => { completed += 1; });
   await worker.waitUntilReady();
+  const cpuBefore = readCpu();
   const started = performance.now();
   for (let sent = 0; sent < jobs; sent += producerChunk) {
     await queue.addBulk(Array.from({ length: Math.min(producerChunk, jobs - sent) }, (_, i) => ({ name: "job", data: { i: sent + i } })));
   }
   while (completed < jobs) await sleep(5);
   const seconds = (performance.now() - started) / 1000;
+  const cpu = cpuPerItem(cpuBefore, readCpu(), jobs);
   await worker.close();
   await queue.obliterate({ force: true });
   await queue.close();
-  return jobs / seconds;
+  return { jobsPerSecond: jobs / seconds, cpu };
 }
 
-async function measureBatchedRowCeiling(db: Database, durationMs: number): Promise<number> {
+async function measureBatchedRowCeiling(db: Database, durationMs: number): Promise<{ rowsPerSecond: number; cpu: CpuPerItem | null }> {
   await db.pool.query("CREATE TABLE IF NOT EXISTS bench_rows (id bigserial PRIMARY KEY, account int NOT NULL, credits int NOT NULL)");
   await db.pool.query("CREATE TABLE IF NOT EXISTS bench_hot_row (id int PRIMARY KEY, credits bigint NOT NULL CHECK (credits >= 0))");
   await db.pool.query("INSERT INTO bench_hot_row VALUES (1, 1000000000000) ON CONFLICT (id) DO UPDATE SET credits = EXCLUDED.credits");
+  const cpuBefore = readCpu();
   const result = await measureThroughput(8, durationMs, () =>
     db.pool.query(
       `WITH rows AS (INSERT INTO bench_rows (account, credits) SELECT 1, 1 FROM generate_series(1, 100) RETURNING credits)
        UPDATE bench_hot_row SET credits = credits - (SELECT sum(credits) FROM rows) WHERE id = 1`,
     ));
-  return result.operationsPerSecond * 100;
+  return { rowsPerSecond: result.operationsPerSecond * 100, cpu: cpuPerItem(cpuBefore, readCpu(), result.operations * 100) };
 }
 
 async function meterScenario(db: Database, queueSettings: QueueSettings, scenario: Scenario) {
@@ -128,6 +147,7 @@ async function meterScenario(db: Database, queueSettings: QueueSettings, scenari
   });
   const queue = createMeteringQueue(queues);
   const totalPhotos = scenario.runs * scenario.photosPerRun;
+  const cpuBefore = readCpu();
   const started = performance.now();
   for (let sent = 0; sent < scenario.runs; sent += producerChunk) {
     const chunk = Array.from({ length: Math.min(producerChunk, scenario.runs - sent) }, (_, i) => {
@@ -142,6 +162,7 @@ async function meterScenario(db: Database, queueSettings: QueueSettings, scenari
   }
   while (runsDone < scenario.runs) await sleep(5);
   const seconds = (performance.now() - started) / 1000;
+  const cpu = cpuPerItem(cpuBefore, readCpu(), totalPhotos);
   const orgIds = orgs.map((org) => org.orgId);
   const completed = await db.pool.query("SELECT count(*)::int AS n FROM usage_run WHERE org_id = ANY($1) AND status = 'COMPLETED'", [orgIds]);
   if (completed.rows[0].n !== scenario.runs) throw new Error(`bench completed ${completed.rows[0].n} runs in PostgreSQL, expected ${scenario.runs}`);
@@ -156,5 +177,5 @@ async function meterScenario(db: Database, queueSettings: QueueSettings, scenari
   await workers.close();
   await queue.obliterate({ force: true }).catch(() => {});
   await queue.close();
-  return { photosPerSecond: totalPhotos / seconds, p50Ms: Number(latency.rows[0]!.p50), p99Ms: Number(latency.rows[0]!.p99) };
+  return { photosPerSecond: totalPhotos / seconds, p50Ms: Number(latency.rows[0]!.p50), p99Ms: Number(latency.rows[0]!.p99), cpu };
 }
