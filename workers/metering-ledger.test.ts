@@ -83,4 +83,15 @@ describe("the metering ledger's one statement per batch", () => {
     expect(await readBooks(db, paused.org.id)).toMatchObject({ balance: 10, reserved: 0 });
     expect(await readBooks(db, other.org.id)).toMatchObject({ balance: 10, reserved: 1 });
   });
+
+  it("a run's photo lists are never NULL, so a worker always reads arrays", async () => {
+    const { org, event } = await makeOrg(db, { credits: 1 });
+    const [run] = await recordRuns(org.id, event.id, ["lists"], ["p1"]);
+    for (const column of ["photo_ids", "failed_photo_ids"]) {
+      await expect(db.pool.query(`UPDATE usage_run SET ${column} = NULL WHERE org_id = $1 AND run_id = $2`, [org.id, run!.runId]))
+        .rejects.toMatchObject({ code: "23502", column });
+    }
+    const { rows } = await db.pool.query("SELECT failed_photo_ids FROM usage_run WHERE org_id = $1 AND run_id = $2", [org.id, run!.runId]);
+    expect(rows[0].failed_photo_ids).toEqual([]);
+  });
 });
