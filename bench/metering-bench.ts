@@ -15,6 +15,7 @@ import { startMeteringWorkers } from "../workers/metering-workers.js";
 import { SimulatedPhotoProcessor } from "../workers/simulated-photo-processor.js";
 import { figure, type BenchFigure } from "./bench-figure.js";
 import { cpuPerItem, describeCpu, readCpu, type CpuPerItem } from "./cpu-meter.js";
+import { measureMeteringFloor } from "./metering-floor.js";
 import { measureThroughput } from "./measure-throughput.js";
 
 const concurrency = 100;
@@ -50,6 +51,21 @@ export async function runMeteringBench(
   const allowedUs = (ceiling: number) => (cores * 1e6) / (0.8 * ceiling);
 
   const figures: BenchFigure[] = [];
+  if (bullmqCpu) {
+    // The rows every run must write cost PostgreSQL this much however the workers are
+    // built; the target leaves metering the CPU the ceiling's own work does not take.
+    for (const [photosPerRun, runs, ceiling, label] of [
+      [1, onePhotoJobs, bullmqCeiling, "one-photo jobs"], [100, hundredPhotoRuns, batchedRows, "100-photo runs"],
+    ] as const) {
+      const floor = await measureMeteringFloor(db, { runs, photosPerRun });
+      if (!floor.cpu) continue;
+      const room = allowedUs(ceiling) - bullmqCpu.totalUs / photosPerRun;
+      options.log(`rows every run must write, ${label}, written by plain SQL (100 runs per statement): ${floor.photosPerSecond.toFixed(0)} photos/s; ${describeCpu(floor.cpu, "photo")}`);
+      options.log(`  at 0.8x of its ceiling, metering may add ${room.toFixed(1)} µs per photo to BullMQ's own work; these rows alone take ${floor.cpu.totalUs} µs`);
+      figures.push(figure(`metering: CPU per photo for the rows every run must write (floor), ${label}`, floor.cpu.totalUs, "µs",
+        `CPU metering may add per photo at 0.8x of its ceiling on ${cores} cores`, room));
+    }
+  }
   const only = (options as { only?: string }).only;
   for (const scenario of [
     { orgs: 1, runs: onePhotoJobs, photosPerRun: 1 },
