@@ -66,6 +66,28 @@ describe("the metering ledger's one statement per batch", () => {
     expect(await readBooks(db, org.id)).toMatchObject({ balance: 9, ledgerSum: 9, reserved: 1 });
   });
 
+  it("a batch that would charge a photo twice goes one call at a time, and the photo is charged once", async () => {
+    const { org, event } = await makeOrg(db, { credits: 10 });
+    const ledger = new MeteringLedger(db, new LedgerBatcher(db));
+    const [x, y] = await recordRuns(org.id, event.id, ["x", "y"], ["p1", "p2"]);
+    await Promise.all([x!, y!].map((run) => ledger.begin(run, firstHold(run))));
+    // An earlier execution of run x charged p1 under a hold of its own.
+    await ledger.reserve({ orgId: org.id, key: "x.earlier", credits: 1, usageType: "PHOTO_PROCESSING", eventId: event.id, reference: "x", ttlMs: 60_000 });
+    await ledger.capturePhotos({ orgId: org.id, key: "x.earlier", runId: "x", photoIds: ["p1"], creditsPerPhoto: 1 });
+
+    const refusedBefore = ledger.stats().refusedBatches;
+    const [again, other] = await Promise.all([
+      ledger.capturePhotos({ orgId: org.id, key: "x.hold", runId: "x", photoIds: ["p1", "p2"], creditsPerPhoto: 1, runDone: true }),
+      ledger.capturePhotos({ orgId: org.id, key: "y.hold", runId: "y", photoIds: ["p1", "p2"], creditsPerPhoto: 1, runDone: true }),
+    ]);
+    expect(ledger.stats().refusedBatches - refusedBefore).toBe(1);
+    expect(again).toMatchObject({ photosCharged: 1, creditsCaptured: 1, creditsReleased: 1 });
+    expect(other).toMatchObject({ photosCharged: 2, creditsCaptured: 2 });
+    const { rows } = await db.pool.query("SELECT run_id, count(*)::int AS photos FROM photo_charge WHERE org_id = $1 GROUP BY run_id ORDER BY run_id", [org.id]);
+    expect(rows).toEqual([{ run_id: "x", photos: 2 }, { run_id: "y", photos: 2 }]);
+    expect(await readBooks(db, org.id)).toMatchObject({ balance: 6, ledgerSum: 6, reserved: 0 });
+  });
+
   it("a run that is finished, waiting its turn or holding stale holds gets no hold", async () => {
     const ledger = new MeteringLedger(db, new LedgerBatcher(db));
     const paused = await makeOrg(db, { credits: 10 });

@@ -48,9 +48,10 @@ export function startMeteringWorkers(options: MeteringWorkerOptions): MeteringWo
   const meteringQueue = createMeteringQueue(options.queues);
   const notificationQueue = new Queue<ProcessingPausedPayload>(notificationQueueName, connection);
   const onRefused = (error: unknown, size: number) => {
-    const code = (error as { code?: string }).code;
-    // CR010 is the batch statements saying "send these one by one"; anything else is worth a look.
-    if (code === "CR010") logger.debug({ size }, "batch sent one by one");
+    const { code, constraint } = error as { code?: string; constraint?: string };
+    // CR010 is the batch statements saying "send these one by one", and a batch that would charge a
+    // photo already charged (a retry or a duplicate job) is sent so too; anything else is worth a look.
+    if (code === "CR010" || (code === "23505" && constraint === "photo_charge_pkey")) logger.debug({ size }, "batch sent one by one");
     else logger.warn({ err: error, size }, "batch failed; sent one by one");
   };
   const ledger = new MeteringLedger(db, new LedgerBatcher(db, { onRefused }), { onRefused });
