@@ -3,6 +3,7 @@ import { isAppError } from "../core/errors.js";
 import { LedgerBatcher } from "../ledger/ledger-batcher.js";
 import { makeOrg, readBooks } from "../test/factories.js";
 import { createTestDatabase, type TestDatabase } from "../test/test-database.js";
+import { fingerprint } from "../ledger/ledger-inputs.js";
 import { usageRunFingerprint } from "./metering-queues.js";
 import { MeteringLedger } from "./metering-ledger.js";
 import type { UsageRunPayload } from "./usage-run-payload.js";
@@ -104,6 +105,18 @@ describe("the metering ledger's one statement per batch", () => {
     expect(staled).toMatchObject({ mustPark: false, staleHoldKeys: ["stale.old"], firstHold: null });
     expect(await readBooks(db, paused.org.id)).toMatchObject({ balance: 10, reserved: 0 });
     expect(await readBooks(db, other.org.id)).toMatchObject({ balance: 10, reserved: 1 });
+  });
+
+  it("a run's fingerprint is the digest the fingerprint migration computes from the old one", async () => {
+    const run: UsageRunPayload = {
+      orgId: "00000000-0000-4000-8000-000000000000", eventId: 7, kind: "PHOTO_PROCESSING", userId: null, runId: "r",
+      photoIds: ["plain", "café-é", "卒業式-01", "\"quoted\""],
+    };
+    const { rows } = await db.pool.query(
+      "SELECT 'sha256:' || encode(sha256(convert_to($1, 'UTF8')), 'hex') AS digest",
+      [fingerprint("usage-run", run.eventId, run.userId, run.photoIds)],
+    );
+    expect(usageRunFingerprint(run)).toBe(rows[0].digest);
   });
 
   it("a run's photo lists are never NULL, so a worker always reads arrays", async () => {

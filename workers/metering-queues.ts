@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { Queue, type ConnectionOptions, type JobsOptions } from "bullmq";
 import { fingerprint } from "../ledger/ledger-inputs.js";
 import type { UsageRunPayload } from "./usage-run-payload.js";
@@ -19,9 +20,12 @@ export function usageRunJobId(run: Pick<UsageRunPayload, "orgId" | "kind" | "run
   return `run.${run.orgId}.${run.kind}.${run.runId}`;
 }
 
-/** What a replayed enqueue of the same run must match. */
+/**
+ * What a replayed enqueue of the same run must match: a digest, not the
+ * photo list itself, which the run's row already holds once.
+ */
 export function usageRunFingerprint(run: UsageRunPayload): string {
-  return fingerprint("usage-run", run.eventId, run.userId, run.photoIds);
+  return `sha256:${createHash("sha256").update(fingerprint("usage-run", run.eventId, run.userId, run.photoIds)).digest("hex")}`;
 }
 
 export const usageRunJobOptions: JobsOptions = {
