@@ -30,7 +30,12 @@ export interface SupervisorTick {
  */
 export async function superviseMetering(
   deps: { db: Database; queue: Queue<UsageRunPayload>; logger: Logger; notifyPaused(orgId: string, pausedAt: Date): Promise<void> },
-  options: { reconcileAfterMs: number; pauseNoticeGraceMs: number },
+  options: {
+    reconcileAfterMs: number;
+    pauseNoticeGraceMs: number;
+    /** Look for runs Redis lost in this tick (a run is lost only after reconcileAfterMs, so not every tick need look). */
+    lookForLostRuns?: boolean;
+  },
 ): Promise<SupervisorTick> {
   const expired = await expireReservations(deps.db);
 
@@ -63,7 +68,7 @@ export async function superviseMetering(
     deps.logger.info({ runs: inOrder.length }, "parked runs enqueued again");
   }
 
-  const stale = await deps.db.pool.query<RunRow>(
+  const stale = options.lookForLostRuns === false ? { rows: [] as RunRow[] } : await deps.db.pool.query<RunRow>(
     `UPDATE usage_run u SET updated_at = now()
      FROM (SELECT org_id, run_id, usage_type FROM usage_run
            WHERE status IN ('QUEUED', 'RUNNING') AND updated_at < now() - $1 * interval '1 millisecond'

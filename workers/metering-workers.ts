@@ -106,10 +106,15 @@ export function startMeteringWorkers(options: MeteringWorkerOptions): MeteringWo
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let tick: Promise<void> = Promise.resolve();
+  // Lost runs are looked for twice per reconcile window, not every tick: the look reads every
+  // run still waiting or running (and what updates left of them in its index) each time.
+  let lookedForLostRunsAt = 0;
   const supervise = () => {
+    const lookForLostRuns = Date.now() - lookedForLostRunsAt >= options.reconcileAfterMs / 2;
+    if (lookForLostRuns) lookedForLostRunsAt = Date.now();
     tick = superviseMetering(
       { db, queue: meteringQueue, logger, notifyPaused },
-      { reconcileAfterMs: options.reconcileAfterMs, pauseNoticeGraceMs: options.pauseNoticeGraceMs ?? 30_000 },
+      { reconcileAfterMs: options.reconcileAfterMs, pauseNoticeGraceMs: options.pauseNoticeGraceMs ?? 30_000, lookForLostRuns },
     )
       .then((result) => {
         if (result.expiredHolds + result.resumedOrgs.length + result.requeuedRuns + result.recoveredRuns + result.pauseNotices > 0) {
