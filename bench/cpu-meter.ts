@@ -20,7 +20,8 @@ let ticksPerSecond: number | undefined;
 /**
  * Reads /proc (Linux). PostgreSQL's backends that have exited, such as
  * autovacuum workers, count through the postmaster's reaped-children time.
- * Returns null where /proc cannot be read; the bench then prints no CPU split.
+ * Returns null where /proc cannot be read or shows no PostgreSQL server; the
+ * bench then prints no CPU split.
  */
 export function readCpu(): CpuReading | null {
   let pids: string[];
@@ -47,14 +48,20 @@ export function readCpu(): CpuReading | null {
   }
   let postgres = 0;
   let redis = 0;
+  let servers = 0;
   for (const process of processes.values()) {
     if (process.comm.startsWith("postgres")) {
       postgres += process.own;
-      if (!processes.get(process.parent)?.comm.startsWith("postgres")) postgres += process.children;
+      if (!processes.get(process.parent)?.comm.startsWith("postgres")) {
+        postgres += process.children;
+        servers += 1;
+      }
     } else if (process.comm.startsWith("redis-server")) {
-      redis += process.own;
+      redis += process.own + process.children;
     }
   }
+  // Servers in another container or on another host are not ours to read: no split rather than a wrong one.
+  if (servers === 0) return null;
   const usage = globalThis.process.cpuUsage();
   return { node: (usage.user + usage.system) / 1e6, postgres: postgres / ticksPerSecond, redis: redis / ticksPerSecond };
 }

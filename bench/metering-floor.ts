@@ -9,12 +9,13 @@ import { cpuPerItem, readCpu, type CpuPerItem } from "./cpu-meter.js";
 const runsPerStatement = 100;
 
 /**
- * The least PostgreSQL must do per photo under the metering rules, with no
- * worker, queue or hold around it: record the run, write each photo's fence
- * row, one Usage transaction and its lot movement per run, and mark the run
- * completed, 100 runs per statement on two connections. Whatever the workers
- * add comes on top, so this says how close to a ceiling metering can come on
- * this machine.
+ * What PostgreSQL cannot be spared per photo under the metering rules, with
+ * no worker, queue or hold around it: record the run, write each photo's
+ * fence row, one Usage transaction and its lot movement per run, and mark the
+ * run completed, 100 runs per statement on two connections, for one org with
+ * one lot (the cheapest case). Holds are left out, since a design could share
+ * one among many runs. Whatever the workers do comes on top, so this bounds
+ * how close to a ceiling metering can come on this machine.
  */
 export async function measureMeteringFloor(db: Database, options: { runs: number; photosPerRun: number }): Promise<{ photosPerSecond: number; cpu: CpuPerItem | null }> {
   const tag = randomUUID().slice(0, 8);

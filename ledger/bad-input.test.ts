@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AppError, type ErrorCode } from "../core/errors.js";
 import { createTestDatabase, type TestDatabase } from "../test/test-database.js";
 import { makeOrg } from "../test/factories.js";
-import { captureReservation, grantCredits, refundUsage, reserveCredits } from "./index.js";
+import { capturePhotoCharges, captureReservation, grantCredits, refundUsage, reserveCredits } from "./index.js";
 
 let db: TestDatabase;
 let org: Awaited<ReturnType<typeof makeOrg>>;
@@ -53,6 +53,8 @@ const cases: Case[] = [
   ["unknown field", reserve({ priority: "high" }), "INVALID_INPUT", /priority|Unrecognized key/],
   ["empty key", reserve({ key: "" }), "INVALID_INPUT", /key: must not be empty/],
   ["negative capture", () => captureReservation(db, { orgId: org.org.id, key: "used", creditsUsed: -1 }), "INVALID_INPUT", /creditsUsed: must not be negative/],
+  ["a photo twice in one capture", () => capturePhotoCharges(db, { orgId: org.org.id, key: "used", runId: "r", photoIds: ["p1", "p1"], creditsPerPhoto: 1 }),
+    "INVALID_INPUT", /photoIds: must not repeat a photo id/],
   ["refund larger than the usage", () => refundUsage(db, { orgId: org.org.id, usageTransactionId, credits: 11, idempotencyKey: randomUUID(), reason: "too much" }),
     "REFUND_EXCEEDS_USAGE", /cannot refund 11 credits: usage transaction \d+ charged 10/],
   ["refund without a reason", () => refundUsage(db, { orgId: org.org.id, usageTransactionId, credits: 1, idempotencyKey: randomUUID(), reason: " " }),

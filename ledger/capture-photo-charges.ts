@@ -9,7 +9,9 @@ export const capturePhotoChargesInput = z.strictObject({
   /** The reservation the photos were processed under. */
   key: input.idempotencyKey,
   runId: input.idempotencyKey,
-  photoIds: z.array(z.string().min(1).max(200)).max(10_000),
+  photoIds: z.array(z.string().min(1).max(200)).max(10_000).refine((ids) => new Set(ids).size === ids.length, {
+    error: "must not repeat a photo id",
+  }),
   creditsPerPhoto: z.number().int().positive(),
   /** Photos of this segment that failed to process: recorded on the run, not charged. */
   failedPhotoIds: z.array(z.string().min(1).max(200)).max(10_000).default([]),

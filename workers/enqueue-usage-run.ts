@@ -47,7 +47,8 @@ export async function enqueueUsageRuns(deps: Deps, payloads: unknown[]): Promise
        FROM jsonb_to_recordset($1::jsonb) AS r("orgId" uuid, "runId" text, kind usage_type, "eventId" int, "userId" uuid, "photoIds" jsonb, fingerprint text)
        ORDER BY r."orgId", r."runId", r.kind  -- the workers start runs in this order too: no lock cycles
        ON CONFLICT (org_id, run_id, usage_type) DO UPDATE SET updated_at = u.updated_at
-       RETURNING u.org_id, u.run_id, u.usage_type, u.status, u.request_fingerprint, (xmax = 0) AS inserted`,
+       RETURNING u.org_id, u.run_id, u.usage_type, u.status, usage_run_fingerprint_digest(u.request_fingerprint) AS request_fingerprint,
+                 (xmax = 0) AS inserted`,
       [JSON.stringify(runs)],
     ));
     const known = new Map(rows.map((row) => [`${row.org_id}/${row.run_id}/${row.usage_type}`, row]));

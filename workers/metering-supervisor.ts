@@ -14,11 +14,15 @@ const toPayload = (row: RunRow): UsageRunPayload => ({
   orgId: row.org_id, runId: row.run_id, kind: row.usage_type, eventId: row.event_id, userId: row.user_id, photoIds: row.photo_ids,
 });
 
+const lostRunsPage = 500;
+
 export interface SupervisorTick {
   expiredHolds: number;
   resumedOrgs: string[];
   requeuedRuns: number;
   recoveredRuns: number;
+  /** The look for lost runs read a full page: more may be waiting, so look again next tick. */
+  moreRunsToCheck: boolean;
   pauseNotices: number;
 }
 
@@ -72,10 +76,10 @@ export async function superviseMetering(
     `UPDATE usage_run u SET updated_at = now()
      FROM (SELECT org_id, run_id, usage_type FROM usage_run
            WHERE status IN ('QUEUED', 'RUNNING') AND updated_at < now() - $1 * interval '1 millisecond'
-           ORDER BY sequence LIMIT 500 FOR UPDATE SKIP LOCKED) s
+           ORDER BY sequence LIMIT $2 FOR UPDATE SKIP LOCKED) s
      WHERE u.org_id = s.org_id AND u.run_id = s.run_id AND u.usage_type = s.usage_type
      RETURNING u.org_id, u.run_id, u.usage_type, u.event_id, u.user_id, u.photo_ids`,
-    [options.reconcileAfterMs],
+    [options.reconcileAfterMs, lostRunsPage],
   );
   let recovered = 0;
   for (const run of stale.rows.map(toPayload)) {
@@ -102,6 +106,6 @@ export async function superviseMetering(
 
   return {
     expiredHolds: expired.length, resumedOrgs: resumed.rows.map((row) => row.id), requeuedRuns: inOrder.length,
-    recoveredRuns: recovered, pauseNotices: unnoticed.rows.length,
+    recoveredRuns: recovered, moreRunsToCheck: stale.rows.length === lostRunsPage, pauseNotices: unnoticed.rows.length,
   };
 }

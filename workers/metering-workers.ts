@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { Queue, Worker } from "bullmq";
 import type { Logger } from "../core/logger.js";
 import type { Mailer } from "../core/mailer.js";
+import { isAppError } from "../core/errors.js";
 import { parseInput } from "../core/validation.js";
 import { LedgerBatcher } from "../ledger/ledger-batcher.js";
 import type { Database } from "../prisma/database.js";
@@ -49,10 +50,13 @@ export function startMeteringWorkers(options: MeteringWorkerOptions): MeteringWo
   const notificationQueue = new Queue<ProcessingPausedPayload>(notificationQueueName, connection);
   const onRefused = (error: unknown, size: number) => {
     const { code, constraint } = error as { code?: string; constraint?: string };
-    // CR010 is the batch statements saying "send these one by one", and a batch that would charge a
-    // photo already charged (a retry or a duplicate job) is sent so too; anything else is worth a look.
-    if (code === "CR010" || (code === "23505" && constraint === "photo_charge_pkey")) logger.debug({ size }, "batch sent one by one");
-    else logger.warn({ err: error, size }, "batch failed; sent one by one");
+    // The batch statements saying "send these one by one", or a batch that would charge a photo
+    // already charged (a retry or a duplicate job): expected. Anything else is worth a look.
+    if (isAppError(error, "LEDGER_BATCH_REFUSED") || (code === "23505" && constraint === "photo_charge_pkey")) {
+      logger.debug({ size }, "batch sent one by one");
+    } else {
+      logger.warn({ err: error, size }, "batch failed; sent one by one");
+    }
   };
   const ledger = new MeteringLedger(db, new LedgerBatcher(db, { onRefused }), { onRefused });
 
@@ -107,16 +111,18 @@ export function startMeteringWorkers(options: MeteringWorkerOptions): MeteringWo
   let timer: NodeJS.Timeout | undefined;
   let tick: Promise<void> = Promise.resolve();
   // Lost runs are looked for twice per reconcile window, not every tick: the look reads every
-  // run still waiting or running (and what updates left of them in its index) each time.
+  // run still waiting or running (and what updates left of them in its index) each time. A look
+  // that found a full page looks again at the next tick, so a Redis that lost many runs is caught up fast.
   let lookedForLostRunsAt = 0;
   const supervise = () => {
-    const lookForLostRuns = Date.now() - lookedForLostRunsAt >= options.reconcileAfterMs / 2;
-    if (lookForLostRuns) lookedForLostRunsAt = Date.now();
+    const startedAt = Date.now();
+    const lookForLostRuns = startedAt - lookedForLostRunsAt >= options.reconcileAfterMs / 2;
     tick = superviseMetering(
       { db, queue: meteringQueue, logger, notifyPaused },
       { reconcileAfterMs: options.reconcileAfterMs, pauseNoticeGraceMs: options.pauseNoticeGraceMs ?? 30_000, lookForLostRuns },
     )
       .then((result) => {
+        if (lookForLostRuns) lookedForLostRunsAt = result.moreRunsToCheck ? 0 : startedAt;
         if (result.expiredHolds + result.resumedOrgs.length + result.requeuedRuns + result.recoveredRuns + result.pauseNotices > 0) {
           logger.info(result, "metering supervisor tick");
         }

@@ -7,6 +7,7 @@ import { startSmtpCapture, type SmtpCapture } from "../test/smtp-capture.js";
 import { waitFor } from "../test/wait-for.js";
 import { createUser } from "../organisations/create-user.js";
 import { captureReservation, grantCredits, listTransactions, reserveCredits } from "../ledger/index.js";
+import { fingerprint } from "../ledger/ledger-inputs.js";
 import { pauseIfOutOfCredits } from "./org-processing-state.js";
 import type { MeteringWorkers } from "./metering-workers.js";
 import { listParkedRuns, queueHealth } from "./queue-health.js";
@@ -95,6 +96,19 @@ describe("metering a run", () => {
     await waitFor(() => producer.queue.getJobCounts("waiting", "active"), (c) => c.waiting === 0 && c.active === 0);
     expect(await chargesPerPhoto(db, org.id)).toEqual({ photos: 20, charges: 20, usageCredits: 20 });
     expect(await readBooks(db, org.id)).toMatchObject({ balance: 80, ledgerSum: 80 });
+  });
+
+  it("a run recorded by the release before fingerprints were digests is still the same run", async () => {
+    const { org, event } = await makeOrg(db, { credits: 100 });
+    const run = { orgId: org.id, eventId: event.id, kind: "PHOTO_PROCESSING" as const, photoIds: photoIds(5), userId: null, runId: "legacy" };
+    // What that release's producer wrote: the JSON itself, not its digest.
+    await db.pool.query(
+      `INSERT INTO usage_run (org_id, run_id, usage_type, event_id, photo_ids, request_fingerprint) VALUES ($1, $2, 'PHOTO_PROCESSING', $3, $4, $5)`,
+      [org.id, run.runId, event.id, run.photoIds, fingerprint("usage-run", run.eventId, run.userId, run.photoIds)]);
+    expect(await producer.enqueue(run)).toMatchObject({ status: "QUEUED", alreadyKnown: true });
+    await expect(producer.enqueue({ ...run, photoIds: photoIds(6) })).rejects.toMatchObject({ code: "IDEMPOTENCY_CONFLICT" });
+    start();
+    expect(await waitForRun(db, org.id, "legacy", "COMPLETED")).toMatchObject({ charged: 5 });
   });
 
   it("two workers racing for one org's last credits charge exactly what was there", async () => {
