@@ -89,6 +89,25 @@ describe("the metering ledger's one statement per batch", () => {
     expect(await readBooks(db, org.id)).toMatchObject({ balance: 6, ledgerSum: 6, reserved: 0 });
   });
 
+  it("a capture sent in a batch and replayed on its own is the same capture, whatever its photo ids hold", async () => {
+    const { org, event } = await makeOrg(db, { credits: 10 });
+    const ledger = new MeteringLedger(db, new LedgerBatcher(db));
+    const photos = ["café-é", "卒業式", "say \"cheese\"", "back\\slash", "tab\there"];
+    const [m, n] = await recordRuns(org.id, event.id, ["m", "n"], photos);
+    await Promise.all([m!, n!].map((run) => ledger.begin(run, firstHold(run))));
+    const capture = { orgId: org.id, key: "m.hold", runId: "m", photoIds: photos, creditsPerPhoto: 1, failedPhotoIds: ["x\u00e9"], runDone: true };
+    const batchesBefore = ledger.stats().batches;
+    const [first] = await Promise.all([
+      ledger.capturePhotos(capture),
+      ledger.capturePhotos({ orgId: org.id, key: "n.hold", runId: "n", photoIds: photos, creditsPerPhoto: 1, runDone: true }),
+    ]);
+    expect(ledger.stats().batches - batchesBefore).toBe(1);
+    expect(first).toMatchObject({ photosCharged: 5, replayed: false });
+    // Alone, the replay goes through ledger_capture_photos, which fingerprints text arrays.
+    expect(await ledger.capturePhotos(capture)).toMatchObject({ photosCharged: 5, creditsCaptured: 5, replayed: true });
+    await expect(ledger.capturePhotos({ ...capture, photoIds: photos.slice(1) })).rejects.toMatchObject({ code: "IDEMPOTENCY_CONFLICT" });
+  });
+
   it("a run that is finished, waiting its turn or holding stale holds gets no hold", async () => {
     const ledger = new MeteringLedger(db, new LedgerBatcher(db));
     const paused = await makeOrg(db, { credits: 10 });
