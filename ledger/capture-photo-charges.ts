@@ -9,9 +9,7 @@ export const capturePhotoChargesInput = z.strictObject({
   /** The reservation the photos were processed under. */
   key: input.idempotencyKey,
   runId: input.idempotencyKey,
-  photoIds: z.array(z.string().min(1).max(200)).max(10_000).refine((ids) => new Set(ids).size === ids.length, {
-    error: "must not repeat a photo id",
-  }),
+  photoIds: input.photoIdList({ min: 0, error: { max: "must name at most 10,000 photos" } }),
   creditsPerPhoto: z.number().int().positive(),
   /** Photos of this segment that failed to process: recorded on the run, not charged. */
   failedPhotoIds: z.array(z.string().min(1).max(200)).max(10_000).default([]),

@@ -41,6 +41,38 @@ export const transactionId = z
 export const additionType = z.enum(["PURCHASE", "ADMIN_GRANT", "FREE_CREDITS"], {
   error: "must be one of PURCHASE, ADMIN_GRANT, FREE_CREDITS",
 });
+export const maxPhotosPerRun = 10_000;
+const maxPhotoIdLength = 200;
+
+/**
+ * Photo ids: distinct, non-empty strings of at most 200 characters, checked in
+ * one pass over the list rather than by a schema per id. A run's photos are
+ * checked at the producer, in the worker and at each capture, and per-id
+ * checks were the largest part of that.
+ */
+export function photoIdList(limits: { min: number; error: { min?: string; max: string } }) {
+  return z
+    .array(z.string({ error: "must be a string" }), { error: "must be a list of photo ids" })
+    .min(limits.min, { error: limits.error.min })
+    .max(maxPhotosPerRun, { error: limits.error.max })
+    .check((payload) => {
+      const ids = payload.value;
+      const seen = new Set<string>();
+      for (let index = 0; index < ids.length; index++) {
+        const id = ids[index]!;
+        if (id.length === 0 || id.length > maxPhotoIdLength) {
+          const message = id.length === 0 ? "must not be empty" : `must be at most ${maxPhotoIdLength} characters`;
+          payload.issues.push({ code: "custom", message, input: id, path: [index] });
+        } else if (seen.has(id)) {
+          payload.issues.push({ code: "custom", message: `must not repeat a photo id ("${id}" appears twice)`, input: ids });
+          return;
+        } else {
+          seen.add(id);
+        }
+      }
+    });
+}
+
 export const usageType = z.enum(["PHOTO_PROCESSING", "AI_IMAGE_ROTATION"], {
   error: "must be PHOTO_PROCESSING or AI_IMAGE_ROTATION",
 });

@@ -1,24 +1,10 @@
 import { z } from "zod";
-import { eventId, orgId, usageType } from "../ledger/ledger-inputs.js";
+import { eventId, maxPhotosPerRun, orgId, photoIdList, usageType } from "../ledger/ledger-inputs.js";
 
-export const maxPhotosPerRun = 10_000;
-
-const photoIds = z
-  .array(z.string({ error: "must be a string" }).min(1, { error: "must not be empty" }).max(200, { error: "must be at most 200 characters" }), {
-    error: "must be a list of photo ids",
-  })
-  .min(1, { error: "must name at least one photo" })
-  .max(maxPhotosPerRun, { error: `must name at most ${maxPhotosPerRun.toLocaleString("en")} photos` })
-  .superRefine((ids, context) => {
-    const seen = new Set<string>();
-    for (const id of ids) {
-      if (seen.has(id)) {
-        context.addIssue({ code: "custom", message: `must not repeat a photo id ("${id}" appears twice)` });
-        return;
-      }
-      seen.add(id);
-    }
-  });
+const photoIds = photoIdList({
+  min: 1,
+  error: { min: "must name at least one photo", max: `must name at most ${maxPhotosPerRun.toLocaleString("en")} photos` },
+});
 
 /** One processing run of one kind: what a producer enqueues and a worker meters. */
 export const usageRunPayload = z.strictObject({
