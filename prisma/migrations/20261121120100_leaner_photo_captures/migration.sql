@@ -1,6 +1,75 @@
--- Batched photo captures write the fence rows with a plain insert; see the
--- comment at the fence below. Only the batch function changes: a capture on
--- its own (ledger_capture_photos) still skips photos already charged.
+-- Photo captures, leaner per photo:
+-- * A batch writes its fence rows with a plain insert (see the fence below);
+--   a capture on its own still skips photos already charged.
+-- * A batch fingerprints the JSON photo lists it was sent: the same text, so
+--   the same digest, as ledger_photo_capture_fingerprint gives a capture on
+--   its own (a replay through either path still matches), without two array
+--   copies of every capture's photos.
+-- * Every photo charged wrote an entry in an index on its Usage transaction,
+--   read only when a capture is replayed, to count the photos it charged. A
+--   replay now counts them within the run (the primary key's prefix), and
+--   the index goes.
+DROP INDEX "photo_charge_usage_transaction_id_idx";
+
+CREATE OR REPLACE FUNCTION ledger_capture_photos(
+  p_org uuid, p_key text, p_run_id text, p_photo_ids text[], p_credits_per_photo int,
+  p_failed_photo_ids text[], p_run_done boolean
+) RETURNS TABLE (transaction_id bigint, photos_charged int, credits_captured int, credits_released int,
+                 balance_after bigint, replayed boolean)
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_reservation reservation%ROWTYPE;
+  v_transaction bigint;
+  v_charged int;
+  v_used int;
+  v_fingerprint text;
+BEGIN
+  v_reservation := ledger_lock_reservation(p_org, p_key);
+  v_fingerprint := ledger_photo_capture_fingerprint(p_run_id, p_credits_per_photo, p_photo_ids, p_failed_photo_ids, p_run_done);
+  IF v_reservation.status = 'CAPTURED' THEN
+    IF v_reservation.capture_fingerprint IS DISTINCT FROM v_fingerprint THEN
+      RAISE EXCEPTION 'reservation "%" was already captured with other photos', p_key USING ERRCODE = 'CR002';
+    END IF;
+    RETURN QUERY SELECT v_reservation.usage_transaction_id,
+      (SELECT count(*)::int FROM photo_charge c
+       WHERE c.org_id = p_org AND c.run_id = p_run_id AND c.usage_type = v_reservation.usage_type
+         AND c.usage_transaction_id = v_reservation.usage_transaction_id),
+      v_reservation.credits_captured, v_reservation.credits_reserved - v_reservation.credits_captured,
+      ledger_captured_balance(v_reservation), true;
+    RETURN;
+  END IF;
+  PERFORM ledger_require_held(v_reservation);
+  -- The org lock before any other write, as in the batch: same lock order everywhere.
+  PERFORM ledger_lock_org(p_org);
+  UPDATE reservation r SET capture_fingerprint = v_fingerprint WHERE r.id = v_reservation.id;
+  v_transaction := nextval('credit_transaction_id_seq');
+  WITH charged AS (
+    INSERT INTO photo_charge (org_id, run_id, usage_type, photo_id, credits, usage_transaction_id)
+      SELECT DISTINCT p_org, p_run_id, v_reservation.usage_type, photo, p_credits_per_photo, v_transaction
+      FROM unnest(p_photo_ids) AS photo
+      ON CONFLICT DO NOTHING
+      RETURNING 1
+  )
+  SELECT count(*) INTO v_charged FROM charged;
+  v_used := v_charged * p_credits_per_photo;
+  IF v_used > v_reservation.credits_reserved THEN
+    RAISE EXCEPTION 'cannot capture % credits: reservation "%" holds %', v_used, p_key,
+      v_reservation.credits_reserved USING ERRCODE = 'CR005';
+  END IF;
+  IF v_used = 0 THEN
+    v_transaction := NULL;
+  END IF;
+  UPDATE usage_run u
+    SET failed_photo_ids = CASE WHEN cardinality(p_failed_photo_ids) = 0 THEN u.failed_photo_ids
+                                ELSE ARRAY(SELECT DISTINCT f FROM unnest(u.failed_photo_ids || p_failed_photo_ids) AS f) END,
+        status = CASE WHEN p_run_done THEN 'COMPLETED'::usage_run_status ELSE u.status END,
+        completed_at = CASE WHEN p_run_done THEN now() ELSE u.completed_at END,
+        updated_at = now()
+    WHERE u.org_id = p_org AND u.run_id = p_run_id AND u.usage_type = v_reservation.usage_type;
+  RETURN QUERY SELECT v_transaction, v_charged, v_used, v_reservation.credits_reserved - v_used,
+    ledger_settle_reservation(v_reservation, v_used, v_transaction), false;
+END $$;
+
 CREATE OR REPLACE FUNCTION ledger_capture_photos_many(p_requests jsonb)
 RETURNS TABLE (request_index int, transaction_id bigint, photos_charged int, credits_captured int,
                credits_released int, balance_after bigint, replayed boolean)
@@ -44,9 +113,8 @@ BEGIN
     SELECT (t.ordinality - 1)::int AS idx, (t.r->>'orgId')::uuid AS org_id, t.r->>'key' AS key, t.r->>'runId' AS run_id,
            (t.r->>'creditsPerPhoto')::int AS price, t.r->'photoIds' AS photo_ids,
            ARRAY(SELECT jsonb_array_elements_text(t.r->'failedPhotoIds')) AS failed_ids, (t.r->>'runDone')::boolean AS run_done,
-           ledger_photo_capture_fingerprint(t.r->>'runId', (t.r->>'creditsPerPhoto')::int,
-             ARRAY(SELECT jsonb_array_elements_text(t.r->'photoIds')), ARRAY(SELECT jsonb_array_elements_text(t.r->'failedPhotoIds')),
-             (t.r->>'runDone')::boolean) AS capture_fingerprint
+           md5(jsonb_build_array(t.r->>'runId', (t.r->>'creditsPerPhoto')::int, t.r->'photoIds', COALESCE(t.r->'failedPhotoIds', '[]'),
+             (t.r->>'runDone')::boolean)::text) AS capture_fingerprint
     FROM jsonb_array_elements(p_requests) WITH ORDINALITY AS t(r, ordinality)
   ),
   reservations AS MATERIALIZED (
@@ -145,7 +213,9 @@ BEGIN
   FROM debits d
   UNION ALL
   SELECT r.idx, r.usage_transaction_id,
-         (SELECT count(*)::int FROM photo_charge c WHERE c.usage_transaction_id = r.usage_transaction_id),
+         (SELECT count(*)::int FROM photo_charge c
+          WHERE c.org_id = r.org_id AND c.run_id = r.run_id AND c.usage_type = x.usage_type
+            AND c.usage_transaction_id = r.usage_transaction_id),
          r.credits_captured, r.credits_reserved - r.credits_captured, ledger_captured_balance(x), true
   FROM reservations r JOIN reservation x ON x.id = r.reservation_id
   WHERE r.status = 'CAPTURED';
