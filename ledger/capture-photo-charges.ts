@@ -9,7 +9,7 @@ export const capturePhotoChargesInput = z.strictObject({
   /** The reservation the photos were processed under. */
   key: input.idempotencyKey,
   runId: input.idempotencyKey,
-  photoIds: input.photoIdList({ min: 0, error: { max: "must name at most 10,000 photos" } }),
+  photoIds: input.photoIdList({ atLeastOne: false }),
   creditsPerPhoto: z.number().int().positive(),
   /** Photos of this segment that failed to process: recorded on the run, not charged. */
   failedPhotoIds: z.array(z.string().min(1).max(200)).max(10_000).default([]),

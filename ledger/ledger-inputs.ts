@@ -41,20 +41,21 @@ export const transactionId = z
 export const additionType = z.enum(["PURCHASE", "ADMIN_GRANT", "FREE_CREDITS"], {
   error: "must be one of PURCHASE, ADMIN_GRANT, FREE_CREDITS",
 });
-export const maxPhotosPerRun = 10_000;
+const maxPhotosPerRun = 10_000;
 const maxPhotoIdLength = 200;
 
 /**
- * Photo ids: distinct, non-empty strings of at most 200 characters, checked in
- * one pass over the list rather than by a schema per id. A run's photos are
- * checked at the producer, in the worker and at each capture, and per-id
- * checks were the largest part of that.
+ * Photo ids: at most 10,000 distinct, non-empty strings of at most 200
+ * characters (at least one for a run), checked in one pass over the list
+ * rather than by a schema per id. A run's photos are checked at the producer,
+ * in the worker and at each capture, and per-id checks were the largest part
+ * of that.
  */
-export function photoIdList(limits: { min: number; error: { min?: string; max: string } }) {
+export function photoIdList(options: { atLeastOne: boolean }) {
   return z
     .array(z.string({ error: "must be a string" }), { error: "must be a list of photo ids" })
-    .min(limits.min, { error: limits.error.min })
-    .max(maxPhotosPerRun, { error: limits.error.max })
+    .min(options.atLeastOne ? 1 : 0, { error: "must name at least one photo" })
+    .max(maxPhotosPerRun, { error: `must name at most ${maxPhotosPerRun.toLocaleString("en")} photos` })
     .check((payload) => {
       const ids = payload.value;
       const seen = new Set<string>();

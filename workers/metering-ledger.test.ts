@@ -126,13 +126,13 @@ describe("the metering ledger's one statement per batch", () => {
     expect(await readBooks(db, other.org.id)).toMatchObject({ balance: 10, reserved: 1 });
   });
 
-  it("a run's fingerprint is the digest the fingerprint migration computes from the old one", async () => {
+  it("a run's fingerprint is the digest PostgreSQL computes from the old form", async () => {
     const run: UsageRunPayload = {
       orgId: "00000000-0000-4000-8000-000000000000", eventId: 7, kind: "PHOTO_PROCESSING", userId: null, runId: "r",
       photoIds: ["plain", "café-é", "卒業式-01", "\"quoted\""],
     };
     const { rows } = await db.pool.query(
-      "SELECT 'sha256:' || encode(sha256(convert_to($1, 'UTF8')), 'hex') AS digest",
+      "SELECT usage_run_fingerprint_digest($1) AS digest",
       [fingerprint("usage-run", run.eventId, run.userId, run.photoIds)],
     );
     expect(usageRunFingerprint(run)).toBe(rows[0].digest);

@@ -1,10 +1,7 @@
 import { z } from "zod";
-import { eventId, maxPhotosPerRun, orgId, photoIdList, usageType } from "../ledger/ledger-inputs.js";
+import { eventId, orgId, photoIdList, usageType } from "../ledger/ledger-inputs.js";
 
-const photoIds = photoIdList({
-  min: 1,
-  error: { min: "must name at least one photo", max: `must name at most ${maxPhotosPerRun.toLocaleString("en")} photos` },
-});
+const photoIds = photoIdList({ atLeastOne: true });
 
 /** One processing run of one kind: what a producer enqueues and a worker meters. */
 export const usageRunPayload = z.strictObject({
