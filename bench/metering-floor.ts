@@ -43,8 +43,13 @@ export async function measureMeteringFloor(db: Database, options: { runs: number
                          'capture:' || r, 'floor', r FROM runs RETURNING 1),
        movements AS (INSERT INTO lot_movement (lot_id, transaction_id, credits) SELECT $5, tx, -$7::int FROM runs RETURNING 1),
        lots AS (UPDATE credit_lot SET remaining_credits = remaining_credits - $4 WHERE id = $5 RETURNING 1),
+       -- Each run found by its key: a join would let the planner, which takes a new org for a
+       -- small one, scan all of the org's runs for each statement.
        completed AS (UPDATE usage_run u SET status = 'COMPLETED', completed_at = now(), updated_at = now()
-                     FROM runs WHERE u.org_id = $1 AND u.run_id = runs.r AND u.usage_type = 'PHOTO_PROCESSING' RETURNING 1)
+                     WHERE u.ctid = ANY (ARRAY(SELECT (SELECT x.ctid FROM usage_run x
+                                                       WHERE x.org_id = $1 AND x.run_id = runs.r AND x.usage_type = 'PHOTO_PROCESSING')
+                                               FROM runs))
+                     RETURNING 1)
        SELECT (SELECT count(*) FROM fence) + (SELECT count(*) FROM usages) + (SELECT count(*) FROM movements)
             + (SELECT count(*) FROM lots) + (SELECT count(*) FROM completed) AS written`,
       [org.id, event.id, runIds, runsPerStatement * photos.length, lot!.id, photos, photos.length],

@@ -108,6 +108,25 @@ describe("the metering ledger's one statement per batch", () => {
     await expect(ledger.capturePhotos({ ...capture, photoIds: photos.slice(1) })).rejects.toMatchObject({ code: "IDEMPOTENCY_CONFLICT" });
   });
 
+  it("a batch answers a capture settled before with its first answer, and charges the rest of the batch", async () => {
+    const { org, event } = await makeOrg(db, { credits: 10 });
+    const ledger = new MeteringLedger(db, new LedgerBatcher(db));
+    const [s, t] = await recordRuns(org.id, event.id, ["s", "t"], ["p1", "p2"]);
+    await Promise.all([s!, t!].map((run) => ledger.begin(run, firstHold(run))));
+    const capture = { orgId: org.id, key: "s.hold", runId: "s", photoIds: ["p1", "p2"], creditsPerPhoto: 1, runDone: true };
+    const first = await ledger.capturePhotos(capture);
+
+    const before = ledger.stats();
+    const [replay, fresh] = await Promise.all([
+      ledger.capturePhotos(capture),
+      ledger.capturePhotos({ orgId: org.id, key: "t.hold", runId: "t", photoIds: ["p1"], creditsPerPhoto: 1, runDone: true }),
+    ]);
+    expect(ledger.stats()).toMatchObject({ batches: before.batches + 1, refusedBatches: before.refusedBatches });
+    expect(replay).toEqual({ ...first, replayed: true });
+    expect(fresh).toMatchObject({ photosCharged: 1, creditsCaptured: 1, creditsReleased: 1, balanceAfter: 7, replayed: false });
+    expect(await readBooks(db, org.id)).toMatchObject({ balance: 7, ledgerSum: 7, reserved: 0 });
+  });
+
   it("a run that is finished, waiting its turn or holding stale holds gets no hold", async () => {
     const ledger = new MeteringLedger(db, new LedgerBatcher(db));
     const paused = await makeOrg(db, { credits: 10 });
