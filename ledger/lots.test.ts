@@ -60,4 +60,22 @@ describe("credit lots", () => {
       .rejects.toSatisfy((e) => isAppError(e, "USAGE_TRANSACTION_NOT_FOUND"));
     expect(await readBooks(db, mine.org.id)).toMatchObject({ balance: 100, ledgerSum: 100 });
   });
+  it("a draw that leaves its lot open writes no entry in the open-lot index, so an org's hot lot does not pile up dead versions", async () => {
+    const { org, event } = await makeOrg(db);
+    await grantCredits(db, { orgId: org.id, type: "PURCHASE", credits: 1000, idempotencyKey: "paid" });
+    await db.pool.query("CREATE EXTENSION IF NOT EXISTS pageinspect");
+    // Leaf entries, live or dead, across the index's pages.
+    const openLotEntries = async () => {
+      const { rows } = await db.pool.query<{ entries: number }>(
+        `SELECT COALESCE(sum(s.live_items + s.dead_items), 0)::int AS entries
+         FROM generate_series(1, (pg_relation_size('credit_lot_open_idx') / 8192 - 1)::int) AS b,
+              bt_page_stats('credit_lot_open_idx', b) AS s
+         WHERE s.type = 'l'`);
+      return rows[0]!.entries;
+    };
+    const before = await openLotEntries();
+    for (let i = 0; i < 20; i++) await use(org.id, event.id, `draw-${i}`, 10);
+    expect(await openLotEntries()).toBe(before);
+    expect(await lots(org.id)).toEqual([["PURCHASE", 1000, 800]]);
+  });
 });

@@ -142,7 +142,7 @@ BEGIN
   lot_ranges AS (
     SELECT l.id AS lot_id, l.org_id,
            sum(l.remaining_credits) OVER w - l.remaining_credits AS range_start, sum(l.remaining_credits) OVER w AS range_end
-    FROM credit_lot l WHERE l.org_id = ANY (v_orgs) AND l.remaining_credits > 0
+    FROM credit_lot l WHERE l.org_id = ANY (v_orgs) AND l.is_open
     WINDOW w AS (PARTITION BY l.org_id ORDER BY l.id)
   ),
   usage_ranges AS (
@@ -193,7 +193,7 @@ BEGIN
   -- A capture above its hold is refused by the reservation's CHECK; lots that
   -- hold less than the balance would leave usage undrawn: refuse that too.
   IF EXISTS (SELECT 1 FROM organisation o WHERE o.id = ANY (v_orgs) AND o.balance_credits <>
-               (SELECT COALESCE(sum(l.remaining_credits), 0) FROM credit_lot l WHERE l.org_id = o.id AND l.remaining_credits > 0)) THEN
+               (SELECT COALESCE(sum(l.remaining_credits), 0) FROM credit_lot l WHERE l.org_id = o.id AND l.is_open)) THEN
     RAISE EXCEPTION 'lots of an organisation in this batch no longer add up to its balance' USING ERRCODE = 'CR900';
   END IF;
 END $$;
@@ -208,7 +208,7 @@ DECLARE
   v_orgs uuid[] := ARRAY(SELECT DISTINCT (r->>'orgId')::uuid FROM jsonb_array_elements(p_requests) AS r);
 BEGIN
   PERFORM 1 FROM organisation o WHERE o.id = ANY (v_orgs) ORDER BY o.id FOR NO KEY UPDATE;
-  PERFORM 1 FROM credit_lot l WHERE l.org_id = ANY (v_orgs) AND l.remaining_credits > 0 ORDER BY l.id FOR NO KEY UPDATE;
+  PERFORM 1 FROM credit_lot l WHERE l.org_id = ANY (v_orgs) AND l.is_open ORDER BY l.id FOR NO KEY UPDATE;
   RETURN QUERY SELECT * FROM ledger_settle_photo_captures(p_requests, v_fenced);
 END $$;
 
@@ -403,7 +403,7 @@ BEGIN
     WHERE o.id = ANY (v_capture_orgs) OR o.id IN (SELECT (r->>'orgId')::uuid FROM jsonb_array_elements(p_runs) AS r)
     ORDER BY o.id FOR NO KEY UPDATE;
   IF v_captures THEN
-    PERFORM 1 FROM credit_lot l WHERE l.org_id = ANY (v_capture_orgs) AND l.remaining_credits > 0 ORDER BY l.id FOR NO KEY UPDATE;
+    PERFORM 1 FROM credit_lot l WHERE l.org_id = ANY (v_capture_orgs) AND l.is_open ORDER BY l.id FOR NO KEY UPDATE;
     RETURN QUERY
     SELECT 'capture', c.request_index, c.transaction_id, c.photos_charged, c.credits_captured, c.credits_released,
            c.balance_after, c.replayed, NULL::usage_run_status, NULL::boolean, NULL::text[], NULL::text[], NULL::boolean,
