@@ -18,7 +18,7 @@ import { cpuPerItem, describeCpu, readCpu, type CpuPerItem } from "./cpu-meter.j
 import { measureMeteringFloor } from "./metering-floor.js";
 import { measureThroughput } from "./measure-throughput.js";
 
-const concurrency = 100;
+const concurrency = 200;
 const producerChunk = 100;
 
 interface Scenario {

@@ -41,9 +41,9 @@ export async function meterUsageRun(
 ): Promise<MeteringOutcome> {
   const price = creditsPerPhoto[run.kind];
   const holdKey = (segment: number) => `${run.runId}.${run.kind}.${execution.id}.${segment}`;
-  const started = await deps.ledger.begin(run, {
-    key: holdKey(0), creditsPerPhoto: price, segmentPhotos: deps.segmentPhotos, ttlMs: deps.reservationTtlMs,
-  });
+  const firstHold = { key: holdKey(0), creditsPerPhoto: price, segmentPhotos: deps.segmentPhotos, ttlMs: deps.reservationTtlMs };
+  let started = await deps.ledger.begin(run, firstHold);
+  if (started.status === "UNRECORDED") started = await deps.ledger.begin(run, firstHold, { recordRun: true });
   if (!started.fingerprintMatches) {
     throw new AppError("IDEMPOTENCY_CONFLICT", `run "${run.runId}" (${run.kind}) is already recorded with other photos, event or user`);
   }

@@ -74,9 +74,14 @@ export class MeteringLedger {
     return { ...this.lane.stats };
   }
 
-  /** Marks the run RUNNING, reads what it needs to continue, and holds credits for its first segment. */
-  begin(run: UsageRunPayload, firstHold: FirstHold): Promise<StartedRun> {
-    return this.lane.submit({ part: "begin", orgId: run.orgId, key: `${run.runId}.${run.kind}`, run: startRequest(run, firstHold) }) as Promise<StartedRun>;
+  /**
+   * Marks the run RUNNING, reads what it needs to continue, and holds credits
+   * for its first segment. `recordRun` sends the photo list too, to record a
+   * run that has no row yet (see StartedRun's UNRECORDED).
+   */
+  begin(run: UsageRunPayload, firstHold: FirstHold, options: { recordRun: boolean } = { recordRun: false }): Promise<StartedRun> {
+    const request = startRequest(run, firstHold, options);
+    return this.lane.submit({ part: "begin", orgId: run.orgId, key: `${run.runId}.${run.kind}`, run: request }) as Promise<StartedRun>;
   }
 
   /** Charges a processed segment's photos against its hold (see capturePhotoCharges). */

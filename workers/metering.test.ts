@@ -98,6 +98,16 @@ describe("metering a run", () => {
     expect(await readBooks(db, org.id)).toMatchObject({ balance: 80, ledgerSum: 80 });
   });
 
+  it("a job enqueued around the producer, with no run recorded, is recorded by its worker and charged once", async () => {
+    const { org, event } = await makeOrg(db, { credits: 100 });
+    const run = { orgId: org.id, eventId: event.id, kind: "PHOTO_PROCESSING", photoIds: photoIds(12), userId: null, runId: "unrecorded" };
+    await producer.queue.add("PHOTO_PROCESSING", run as never, { jobId: "a-job-with-no-run-row" });
+    start();
+    expect(await waitForRun(db, org.id, "unrecorded", "COMPLETED")).toMatchObject({ charged: 12 });
+    expect(await chargesPerPhoto(db, org.id)).toEqual({ photos: 12, charges: 12, usageCredits: 12 });
+    expect(await readBooks(db, org.id)).toMatchObject({ balance: 88, ledgerSum: 88, reserved: 0 });
+  });
+
   it("a run recorded by the release before fingerprints were digests is still the same run", async () => {
     const { org, event } = await makeOrg(db, { credits: 100 });
     const run = { orgId: org.id, eventId: event.id, kind: "PHOTO_PROCESSING" as const, photoIds: photoIds(5), userId: null, runId: "legacy" };

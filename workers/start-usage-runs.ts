@@ -3,7 +3,8 @@ import { usageRunFingerprint } from "./metering-queues.js";
 import type { UsageRunPayload } from "./usage-run-payload.js";
 
 export interface StartedRun {
-  status: "QUEUED" | "RUNNING" | "PARKED" | "COMPLETED" | "FAILED";
+  /** UNRECORDED: the run has no row (it was enqueued around the producer); start it again with its photos. */
+  status: "QUEUED" | "RUNNING" | "PARKED" | "COMPLETED" | "FAILED" | "UNRECORDED";
   fingerprintMatches: boolean;
   chargedPhotoIds: string[];
   failedPhotoIds: string[];
@@ -26,8 +27,13 @@ export interface FirstHold {
   ttlMs: number;
 }
 
-/** One run as `metering_begin_runs` reads it. */
-export interface StartRequest extends UsageRunPayload {
+/**
+ * One run as `metering_record_run_starts` reads it: its photo count and
+ * fingerprint, and its photo list only to record a run that has no row.
+ */
+export interface StartRequest extends Omit<UsageRunPayload, "photoIds"> {
+  photoIds?: string[];
+  photoCount: number;
   fingerprint: string;
   holdKey: string;
   creditsPerPhoto: number;
@@ -36,22 +42,23 @@ export interface StartRequest extends UsageRunPayload {
 }
 
 export interface StartRow {
-  request_index: number; status: StartedRun["status"]; fingerprint_matches: boolean; charged_photo_ids: string[];
+  request_index: number; status: Exclude<StartedRun["status"], "UNRECORDED"> | null; fingerprint_matches: boolean | null; charged_photo_ids: string[];
   failed_photo_ids: string[]; must_park: boolean; stale_hold_keys: string[];
   reservation_id: string | null; credits_requested: number | null; credits_reserved: number | null; expires_at: Date | null;
 }
 
-export function startRequest(run: UsageRunPayload, firstHold: FirstHold): StartRequest {
+export function startRequest(run: UsageRunPayload, firstHold: FirstHold, options: { recordRun: boolean }): StartRequest {
+  const { photoIds, ...rest } = run;
   return {
-    ...run, fingerprint: usageRunFingerprint(run),
+    ...rest, ...(options.recordRun ? { photoIds } : {}), photoCount: photoIds.length, fingerprint: usageRunFingerprint(run),
     holdKey: firstHold.key, creditsPerPhoto: firstHold.creditsPerPhoto, segmentPhotos: firstHold.segmentPhotos, ttlMs: firstHold.ttlMs,
   };
 }
 
 export function toStartedRun(row: StartRow): StartedRun {
   return {
-    status: row.status,
-    fingerprintMatches: row.fingerprint_matches,
+    status: row.status ?? "UNRECORDED",
+    fingerprintMatches: row.fingerprint_matches ?? false,
     chargedPhotoIds: row.charged_photo_ids,
     failedPhotoIds: row.failed_photo_ids,
     mustPark: row.must_park,

@@ -77,12 +77,12 @@ BEGIN
   -- insert: a photo already charged (a retry, a duplicate job) makes it fail
   -- on the primary key, and its captures are then sent one by one, where the
   -- single capture skips that photo. Checking every photo for a conflict first
-  -- would cost each batch about a third more.
+  -- would cost each batch about a third more. All or nothing: a capture that
+  -- gets through charged every photo it was sent.
   charged AS (
     INSERT INTO photo_charge (org_id, run_id, usage_type, photo_id, credits, usage_transaction_id)
     SELECT h.org_id, h.run_id, h.usage_type, p.photo, h.price, h.tx
     FROM held h, jsonb_array_elements_text(h.photo_ids) AS p(photo)
-    RETURNING usage_transaction_id
   ),
   runs AS (
     UPDATE usage_run u
@@ -96,11 +96,9 @@ BEGIN
   )
   SELECT array_agg(ROW(h.idx, h.org_id, h.key, h.run_id, h.price, h.capture_fingerprint, h.reservation_id, h.usage_type,
                        h.event_id, h.user_id, h.reference, h.request_fingerprint, h.credits_reserved, h.tx,
-                       COALESCE(c.photos, 0))::ledger_fenced_capture ORDER BY h.idx)
+                       jsonb_array_length(h.photo_ids))::ledger_fenced_capture ORDER BY h.idx)
   INTO v_fenced
-  FROM held h
-  LEFT JOIN (SELECT usage_transaction_id, count(*)::int AS photos FROM charged GROUP BY usage_transaction_id) AS c
-    ON c.usage_transaction_id = h.tx;
+  FROM held h;
   RETURN COALESCE(v_fenced, '{}');
 END $$;
 
@@ -271,8 +269,11 @@ BEGIN
     ledger_settle_reservation(v_reservation, v_used, v_transaction), false;
 END $$;
 
--- Marks the runs RUNNING (recording a run the producer did not) and reads what
--- each needs to continue. No org lock is taken.
+-- Marks the runs RUNNING and reads what each needs to continue. No org lock
+-- is taken. A worker sends a run's photo count and fingerprint, not its photo
+-- list, which the run's row already holds: a run with no row (enqueued around
+-- the producer) is answered with a NULL status, and the worker starts it again
+-- with its photos, which records it.
 CREATE FUNCTION metering_record_run_starts(p_runs jsonb) RETURNS metering_run_start[]
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
@@ -282,14 +283,16 @@ BEGIN
   WITH requests AS MATERIALIZED (
     SELECT (t.ordinality - 1)::int AS idx, (t.r->>'orgId')::uuid AS org_id, t.r->>'runId' AS run_id,
            (t.r->>'kind')::usage_type AS usage_type, (t.r->>'eventId')::int AS event_id, (t.r->>'userId')::uuid AS user_id,
-           ARRAY(SELECT jsonb_array_elements_text(t.r->'photoIds')) AS photo_ids, t.r->>'fingerprint' AS fingerprint,
+           CASE WHEN t.r ? 'photoIds' THEN ARRAY(SELECT jsonb_array_elements_text(t.r->'photoIds')) END AS photo_ids,
+           (t.r->>'photoCount')::int AS photo_count, t.r->>'fingerprint' AS fingerprint,
            t.r->>'holdKey' AS hold_key, (t.r->>'creditsPerPhoto')::int AS price,
            (t.r->>'segmentPhotos')::int AS segment_photos, (t.r->>'ttlMs')::int AS ttl_ms
     FROM jsonb_array_elements(p_runs) WITH ORDINALITY AS t(r, ordinality)
   ),
-  started AS (
+  recorded AS (
     INSERT INTO usage_run AS u (org_id, run_id, usage_type, event_id, user_id, photo_ids, request_fingerprint, status)
     SELECT q.org_id, q.run_id, q.usage_type, q.event_id, q.user_id, q.photo_ids, q.fingerprint, 'RUNNING' FROM requests q
+    WHERE q.photo_ids IS NOT NULL
     ORDER BY q.org_id, q.run_id, q.usage_type  -- the producer writes runs in this order too
     ON CONFLICT (org_id, run_id, usage_type) DO UPDATE
       SET status = CASE WHEN u.status IN ('COMPLETED', 'FAILED') THEN u.status ELSE 'RUNNING'::usage_run_status END,
@@ -297,8 +300,18 @@ BEGIN
           updated_at = now()
     RETURNING u.org_id, u.run_id, u.usage_type, u.status, u.request_fingerprint, u.sequence, u.failed_photo_ids
   ),
+  restarted AS (
+    UPDATE usage_run u
+    SET status = CASE WHEN u.status IN ('COMPLETED', 'FAILED') THEN u.status ELSE 'RUNNING'::usage_run_status END,
+        parked_at = CASE WHEN u.status IN ('COMPLETED', 'FAILED') THEN u.parked_at END,
+        updated_at = now()
+    FROM (SELECT * FROM requests q WHERE q.photo_ids IS NULL ORDER BY q.org_id, q.run_id, q.usage_type) AS q
+    WHERE u.org_id = q.org_id AND u.run_id = q.run_id AND u.usage_type = q.usage_type
+    RETURNING u.org_id, u.run_id, u.usage_type, u.status, u.request_fingerprint, u.sequence, u.failed_photo_ids
+  ),
+  started AS (SELECT * FROM recorded UNION ALL SELECT * FROM restarted),
   known AS MATERIALIZED (
-    SELECT q.idx, q.org_id, q.run_id, q.usage_type, q.event_id, q.user_id, q.photo_ids, q.hold_key, q.price,
+    SELECT q.idx, q.org_id, q.run_id, q.usage_type, q.event_id, q.user_id, q.photo_ids, q.photo_count, q.hold_key, q.price,
            q.segment_photos, q.ttl_ms, s.status, s.sequence,
            usage_run_fingerprint_digest(s.request_fingerprint) = usage_run_fingerprint_digest(q.fingerprint) AS fingerprint_matches,
            s.failed_photo_ids AS failed_ids,
@@ -306,13 +319,18 @@ BEGIN
                  WHERE c.org_id = s.org_id AND c.run_id = s.run_id AND c.usage_type = s.usage_type) AS charged_ids,
            ARRAY(SELECT r.key FROM reservation r
                  WHERE r.org_id = s.org_id AND r.reference = s.run_id AND r.usage_type = s.usage_type AND r.status = 'HELD') AS stale_keys
-    FROM requests q JOIN started s ON s.org_id = q.org_id AND s.run_id = q.run_id AND s.usage_type = q.usage_type
+    FROM requests q LEFT JOIN started s ON s.org_id = q.org_id AND s.run_id = q.run_id AND s.usage_type = q.usage_type
   )
   SELECT array_agg(ROW(k.idx, k.org_id, k.run_id, k.usage_type, k.event_id, k.user_id, k.hold_key, k.price, k.segment_photos,
                        k.ttl_ms, k.status, k.sequence, k.fingerprint_matches, k.charged_ids, k.failed_ids, k.stale_keys,
-                       -- The photos neither charged nor failed, as the worker counts them.
-                       CASE WHEN cardinality(k.charged_ids) + cardinality(k.failed_ids) = 0 THEN cardinality(k.photo_ids)
-                            ELSE (SELECT count(*)::int FROM (SELECT unnest(k.photo_ids) EXCEPT SELECT unnest(k.charged_ids || k.failed_ids)) AS p)
+                       -- The photos neither charged nor failed, as the worker counts them. Until one is, that
+                       -- is every photo of the run: the fingerprint says the worker has the same ones.
+                       CASE WHEN cardinality(k.charged_ids) + cardinality(k.failed_ids) = 0
+                              THEN COALESCE(cardinality(k.photo_ids), k.photo_count)
+                            ELSE (SELECT count(*)::int FROM (
+                                    SELECT unnest(COALESCE(k.photo_ids, (SELECT u.photo_ids FROM usage_run u
+                                                                         WHERE u.org_id = k.org_id AND u.run_id = k.run_id AND u.usage_type = k.usage_type)))
+                                    EXCEPT SELECT unnest(k.charged_ids || k.failed_ids)) AS p)
                        END)::metering_run_start ORDER BY k.idx)
   INTO v_starts
   FROM known k;
