@@ -199,10 +199,11 @@ export async function meterScenario(db: Database, queueSettings: QueueSettings, 
   const latency = await db.pool.query<{ p50: number; p99: number }>(
     `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS p50, percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) AS p99
      FROM (SELECT extract(epoch FROM c.created_at - u.enqueued_at) * 1000 AS ms
-           FROM photo_charge c JOIN usage_run u USING (org_id, run_id, usage_type) WHERE c.org_id = ANY($1)) AS latencies`,
+           FROM photo_charge c JOIN usage_run u ON u.sequence = c.run_sequence WHERE u.org_id = ANY($1)) AS latencies`,
     [orgIds],
   );
-  const charged = await db.pool.query("SELECT count(*)::int AS n FROM photo_charge WHERE org_id = ANY($1)", [orgIds]);
+  const charged = await db.pool.query(
+    "SELECT count(*)::int AS n FROM photo_charge c JOIN usage_run u ON u.sequence = c.run_sequence WHERE u.org_id = ANY($1)", [orgIds]);
   if (charged.rows[0].n !== totalPhotos) throw new Error(`bench charged ${charged.rows[0].n} photos, expected ${totalPhotos}`);
   await workers.close();
   await queue.obliterate({ force: true }).catch(() => {});

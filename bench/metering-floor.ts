@@ -27,32 +27,29 @@ export async function measureMeteringFloor(db: Database, options: { runs: number
 
   const write = async (first: number) => {
     const runIds = Array.from({ length: runsPerStatement }, (_, i) => `${tag}-${first + i}`);
-    await db.pool.query(
+    const recorded = await db.pool.query<{ sequence: string }>(
       `INSERT INTO usage_run (org_id, run_id, usage_type, event_id, photo_ids, request_fingerprint)
-       SELECT $1, r, 'PHOTO_PROCESSING', $2, $4::text[], 'floor' FROM unnest($3::text[]) AS r`,
+       SELECT $1, r, 'PHOTO_PROCESSING', $2, $4::text[], 'floor' FROM unnest($3::text[]) AS r
+       RETURNING sequence`,
       [org.id, event.id, runIds, photos],
     );
     await db.pool.query(
       `WITH org AS (UPDATE organisation SET balance_credits = balance_credits - $4 WHERE id = $1 RETURNING balance_credits),
-       runs AS (SELECT r, nextval('credit_transaction_id_seq') AS tx, row_number() OVER () AS n FROM unnest($3::text[]) AS r),
-       fence AS (INSERT INTO photo_charge (org_id, run_id, usage_type, photo_id, credits, usage_transaction_id)
-                 SELECT $1, r, 'PHOTO_PROCESSING', p, 1, tx FROM runs, unnest($6::text[]) AS p RETURNING 1),
+       runs AS (SELECT r, seq, nextval('credit_transaction_id_seq') AS tx, row_number() OVER () AS n
+                FROM unnest($3::text[], $8::bigint[]) AS runs(r, seq)),
+       fence AS (INSERT INTO photo_charge (run_sequence, photo_id, credits, usage_transaction_id)
+                 SELECT seq, p, 1, tx FROM runs, unnest($6::text[]) AS p RETURNING 1),
        usages AS (INSERT INTO credit_transaction (id, org_id, type, usage_type, credits, event_id, balance_after,
                                                   idempotency_key, request_fingerprint, reference)
                   SELECT tx, $1, 'USAGE', 'PHOTO_PROCESSING', -$7::int, $2, (SELECT balance_credits FROM org) + $4 - n * $7,
                          'capture:' || r, 'floor', r FROM runs RETURNING 1),
        movements AS (INSERT INTO lot_movement (lot_id, transaction_id, credits) SELECT $5, tx, -$7::int FROM runs RETURNING 1),
        lots AS (UPDATE credit_lot SET remaining_credits = remaining_credits - $4 WHERE id = $5 RETURNING 1),
-       -- Each run found by its key: a join would let the planner, which takes a new org for a
-       -- small one, scan all of the org's runs for each statement.
        completed AS (UPDATE usage_run u SET status = 'COMPLETED', completed_at = now(), updated_at = now()
-                     WHERE u.ctid = ANY (ARRAY(SELECT (SELECT x.ctid FROM usage_run x
-                                                       WHERE x.org_id = $1 AND x.run_id = runs.r AND x.usage_type = 'PHOTO_PROCESSING')
-                                               FROM runs))
-                     RETURNING 1)
+                     WHERE u.sequence = ANY ($8::bigint[]) RETURNING 1)
        SELECT (SELECT count(*) FROM fence) + (SELECT count(*) FROM usages) + (SELECT count(*) FROM movements)
             + (SELECT count(*) FROM lots) + (SELECT count(*) FROM completed) AS written`,
-      [org.id, event.id, runIds, runsPerStatement * photos.length, lot!.id, photos, photos.length],
+      [org.id, event.id, runIds, runsPerStatement * photos.length, lot!.id, photos, photos.length, recorded.rows.map((row) => row.sequence)],
     );
   };
 

@@ -91,7 +91,7 @@ export async function tourMetering(
     const rows = [];
     for (const { org } of created) {
       const { rows: [books] } = await db.pool.query(
-        `SELECT (SELECT count(*) FROM photo_charge WHERE org_id = $1) AS photos_charged,
+        `SELECT (SELECT count(*) FROM photo_charge c JOIN usage_run u ON u.sequence = c.run_sequence WHERE u.org_id = $1) AS photos_charged,
                 (SELECT sum(cardinality(failed_photo_ids)) FROM usage_run WHERE org_id = $1) AS photos_failed,
                 (SELECT count(*) FROM credit_transaction WHERE org_id = $1 AND type = 'USAGE') AS usage_transactions,
                 (SELECT COALESCE(-sum(credits), 0) FROM credit_transaction WHERE org_id = $1 AND type = 'USAGE') AS credits_used,

@@ -16,12 +16,14 @@ beforeAll(async () => {
   other = await makeOrg(db, { credits: 100 });
   await reserveCredits(db, { orgId: org.org.id, key: "used", credits: 10, usageType: "PHOTO_PROCESSING", eventId: org.event.id, ttlMs: 60_000 });
   usageTransactionId = (await captureReservation(db, { orgId: org.org.id, key: "used", creditsUsed: 10 })).transactionId!;
+  await reserveCredits(db, { orgId: org.org.id, key: "held", credits: 5, usageType: "PHOTO_PROCESSING", eventId: org.event.id, ttlMs: 600_000 });
 });
 afterAll(async () => { await db.drop(); });
 
 async function ledgerRowCount() {
-  const { rows } = await db.pool.query<{ transactions: string; reservations: string; lots: string; balances: string }>(
+  const { rows } = await db.pool.query<{ transactions: string; reservations: string; lots: string; balances: string; charges: string }>(
     `SELECT (SELECT count(*) FROM credit_transaction) AS transactions, (SELECT count(*) FROM reservation) AS reservations,
+            (SELECT count(*) FROM photo_charge) AS charges,
             (SELECT count(*) FROM credit_lot) AS lots, (SELECT string_agg(balance_credits || '/' || reserved_credits, ',' ORDER BY id) FROM organisation) AS balances`);
   return rows[0];
 }
@@ -55,6 +57,8 @@ const cases: Case[] = [
   ["negative capture", () => captureReservation(db, { orgId: org.org.id, key: "used", creditsUsed: -1 }), "INVALID_INPUT", /creditsUsed: must not be negative/],
   ["a photo twice in one capture", () => capturePhotoCharges(db, { orgId: org.org.id, key: "used", runId: "r", photoIds: ["p1", "p1"], creditsPerPhoto: 1 }),
     "INVALID_INPUT", /photoIds: must not repeat a photo id/],
+  ["photos of a run that was never recorded", () => capturePhotoCharges(db, { orgId: org.org.id, key: "held", runId: "never-recorded", photoIds: ["p1"], creditsPerPhoto: 1 }),
+    "USAGE_RUN_NOT_FOUND", /usage run "never-recorded" \(PHOTO_PROCESSING\) not found in organisation/],
   ["refund larger than the usage", () => refundUsage(db, { orgId: org.org.id, usageTransactionId, credits: 11, idempotencyKey: randomUUID(), reason: "too much" }),
     "REFUND_EXCEEDS_USAGE", /cannot refund 11 credits: usage transaction \d+ charged 10/],
   ["refund without a reason", () => refundUsage(db, { orgId: org.org.id, usageTransactionId, credits: 1, idempotencyKey: randomUUID(), reason: " " }),

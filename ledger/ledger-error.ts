@@ -9,6 +9,7 @@ export const ledgerSqlStates: Record<string, ErrorCode> = {
   CR005: "CAPTURE_EXCEEDS_RESERVATION",
   CR006: "USAGE_TRANSACTION_NOT_FOUND",
   CR007: "REFUND_EXCEEDS_USAGE",
+  CR008: "USAGE_RUN_NOT_FOUND",
   CR010: "LEDGER_BATCH_REFUSED",
   CR020: "PAYMENT_NOT_FOUND",
   CR100: "LEDGER_APPEND_ONLY",
@@ -28,10 +29,6 @@ const missingReferences: Record<string, { code: ErrorCode; describe: (context: L
   reservation_org_id_user_id_fkey: {
     code: "USER_NOT_FOUND",
     describe: (c) => `user ${String(c.userId)} not found in organisation ${String(c.orgId)}`,
-  },
-  photo_charge_org_id_run_id_usage_type_fkey: {
-    code: "USAGE_RUN_NOT_FOUND",
-    describe: (c) => `usage run ${String(c.runId)} not found in organisation ${String(c.orgId)}`,
   },
   usage_run_org_id_event_id_fkey: {
     code: "EVENT_NOT_FOUND",

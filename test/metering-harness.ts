@@ -40,7 +40,7 @@ export function createProducer(db: Database, queues: QueueSettings) {
 
 export async function runStatus(db: Database, orgId: string, runId: string, kind = "PHOTO_PROCESSING") {
   const { rows } = await db.pool.query<{ status: string; charged: string; failed: number }>(
-    `SELECT u.status, (SELECT count(*) FROM photo_charge c WHERE c.org_id = u.org_id AND c.run_id = u.run_id AND c.usage_type = u.usage_type) AS charged,
+    `SELECT u.status, (SELECT count(*) FROM photo_charge c WHERE c.run_sequence = u.sequence) AS charged,
             cardinality(u.failed_photo_ids) AS failed
      FROM usage_run u WHERE u.org_id = $1 AND u.run_id = $2 AND u.usage_type = $3::usage_type`,
     [orgId, runId, kind],
@@ -56,8 +56,9 @@ export function waitForRun(db: Database, orgId: string, runId: string, status: s
 /** Every charge record is one photo charged once: the primary key says so; this counts them per run. */
 export async function chargesPerPhoto(db: Database, orgId: string) {
   const { rows } = await db.pool.query<{ photos: string; charges: string; usage_credits: string }>(
-    `SELECT (SELECT count(DISTINCT (run_id, usage_type, photo_id)) FROM photo_charge WHERE org_id = $1) AS photos,
-            (SELECT count(*) FROM photo_charge WHERE org_id = $1) AS charges,
+    `SELECT (SELECT count(DISTINCT (u.run_id, u.usage_type, c.photo_id)) FROM photo_charge c JOIN usage_run u ON u.sequence = c.run_sequence
+             WHERE u.org_id = $1) AS photos,
+            (SELECT count(*) FROM photo_charge c JOIN usage_run u ON u.sequence = c.run_sequence WHERE u.org_id = $1) AS charges,
             (SELECT COALESCE(-sum(credits), 0) FROM credit_transaction WHERE org_id = $1 AND type = 'USAGE') AS usage_credits`,
     [orgId],
   );

@@ -84,7 +84,9 @@ describe("the metering ledger's one statement per batch", () => {
     expect(ledger.stats().refusedBatches - refusedBefore).toBe(1);
     expect(again).toMatchObject({ photosCharged: 1, creditsCaptured: 1, creditsReleased: 1 });
     expect(other).toMatchObject({ photosCharged: 2, creditsCaptured: 2 });
-    const { rows } = await db.pool.query("SELECT run_id, count(*)::int AS photos FROM photo_charge WHERE org_id = $1 GROUP BY run_id ORDER BY run_id", [org.id]);
+    const { rows } = await db.pool.query(
+      `SELECT u.run_id, count(*)::int AS photos FROM photo_charge c JOIN usage_run u ON u.sequence = c.run_sequence
+       WHERE u.org_id = $1 GROUP BY u.run_id ORDER BY u.run_id`, [org.id]);
     expect(rows).toEqual([{ run_id: "x", photos: 2 }, { run_id: "y", photos: 2 }]);
     expect(await readBooks(db, org.id)).toMatchObject({ balance: 6, ledgerSum: 6, reserved: 0 });
   });

@@ -39,8 +39,7 @@ export async function listParkedRuns(db: Database): Promise<ParkedRuns[]> {
     org_id: string; org_name: string; processing_state: string; runs: string; photos_waiting: string; oldest_parked_at: Date;
   }>(
     `SELECT u.org_id, o.name AS org_name, o.processing_state, count(*) AS runs,
-            sum(cardinality(u.photo_ids) - (SELECT count(*) FROM photo_charge c
-                 WHERE c.org_id = u.org_id AND c.run_id = u.run_id AND c.usage_type = u.usage_type)
+            sum(cardinality(u.photo_ids) - (SELECT count(*) FROM photo_charge c WHERE c.run_sequence = u.sequence)
                  - cardinality(u.failed_photo_ids)) AS photos_waiting,
             min(u.parked_at) AS oldest_parked_at
      FROM usage_run u JOIN organisation o ON o.id = u.org_id

@@ -9,6 +9,40 @@
 -- Lock order, everywhere: reservations, then run rows, then organisations,
 -- then lots. Photo fence rows are inserted between reservations and orgs.
 
+-- The fence itself, narrower. Each photo charged writes a fence row and an
+-- entry in its primary key, which was (org_id, run_id, usage_type, photo_id):
+-- about 70 bytes an entry, and four comparisons, two of them text under the
+-- database's collation, at each step down the tree. A run's fence rows are
+-- now keyed by the run's sequence number, unique per org, run and kind, and
+-- the photo id compared bytewise: the same fence, about a third cheaper to
+-- write. Which org, run and kind a charge belongs to is its run's row.
+ALTER TABLE "usage_run" ADD CONSTRAINT "usage_run_sequence_key" UNIQUE ("sequence");
+
+CREATE TABLE "photo_charge_by_run" (
+  "run_sequence" BIGINT NOT NULL,
+  "photo_id" TEXT COLLATE "C" NOT NULL,
+  "credits" INTEGER NOT NULL,
+  "usage_transaction_id" BIGINT NOT NULL,
+  "created_at" TIMESTAMP(3) WITH TIME ZONE NOT NULL DEFAULT CURRENT_TIMESTAMP,
+  CONSTRAINT "photo_charge_credits_positive" CHECK ("credits" > 0)
+);
+INSERT INTO "photo_charge_by_run" ("run_sequence", "photo_id", "credits", "usage_transaction_id", "created_at")
+  SELECT u."sequence", c."photo_id", c."credits", c."usage_transaction_id", c."created_at"
+  FROM "photo_charge" c JOIN "usage_run" u USING ("org_id", "run_id", "usage_type");
+DO $$
+BEGIN
+  IF (SELECT count(*) FROM "photo_charge") <> (SELECT count(*) FROM "photo_charge_by_run") THEN
+    RAISE EXCEPTION 'photo charges whose run has no usage_run row: record those runs, then migrate again';
+  END IF;
+END $$;
+DROP TABLE "photo_charge";
+ALTER TABLE "photo_charge_by_run" RENAME TO "photo_charge";
+ALTER TABLE "photo_charge" ADD CONSTRAINT "photo_charge_pkey" PRIMARY KEY ("run_sequence", "photo_id");
+CREATE TRIGGER photo_charge_append_only BEFORE UPDATE OR DELETE ON "photo_charge"
+  FOR EACH ROW EXECUTE FUNCTION refuse_ledger_change();
+CREATE TRIGGER photo_charge_no_truncate BEFORE TRUNCATE ON "photo_charge"
+  FOR EACH STATEMENT EXECUTE FUNCTION refuse_ledger_change();
+
 -- What a batch's unlocked part hands to its locked part.
 CREATE TYPE ledger_fenced_capture AS (
   idx int, org_id uuid, key text, run_id text, price int, capture_fingerprint text, reservation_id bigint,
@@ -32,6 +66,7 @@ DECLARE
   v_requests int := jsonb_array_length(p_requests);
   v_settleable int;
   v_conflicting int;
+  v_runless int;
   v_fenced ledger_fenced_capture[];
 BEGIN
   WITH requests AS (
@@ -79,11 +114,6 @@ BEGIN
   -- single capture skips that photo. Checking every photo for a conflict first
   -- would cost each batch about a third more. All or nothing: a capture that
   -- gets through charged every photo it was sent.
-  charged AS (
-    INSERT INTO photo_charge (org_id, run_id, usage_type, photo_id, credits, usage_transaction_id)
-    SELECT h.org_id, h.run_id, h.usage_type, p.photo, h.price, h.tx
-    FROM held h, jsonb_array_elements_text(h.photo_ids) AS p(photo)
-  ),
   runs AS (
     UPDATE usage_run u
     SET failed_photo_ids = CASE WHEN cardinality(h.failed_ids) = 0 THEN u.failed_photo_ids
@@ -92,13 +122,23 @@ BEGIN
         completed_at = CASE WHEN h.run_done THEN now() ELSE u.completed_at END,
         updated_at = now()
     FROM held h WHERE u.org_id = h.org_id AND u.run_id = h.run_id AND u.usage_type = h.usage_type
-    RETURNING 1
+    RETURNING h.idx, u.sequence
+  ),
+  charged AS (
+    INSERT INTO photo_charge (run_sequence, photo_id, credits, usage_transaction_id)
+    SELECT r.sequence, p.photo, h.price, h.tx
+    FROM runs r JOIN held h ON h.idx = r.idx, jsonb_array_elements_text(h.photo_ids) AS p(photo)
   )
   SELECT array_agg(ROW(h.idx, h.org_id, h.key, h.run_id, h.price, h.capture_fingerprint, h.reservation_id, h.usage_type,
                        h.event_id, h.user_id, h.reference, h.request_fingerprint, h.credits_reserved, h.tx,
-                       jsonb_array_length(h.photo_ids))::ledger_fenced_capture ORDER BY h.idx)
-  INTO v_fenced
-  FROM held h;
+                       jsonb_array_length(h.photo_ids))::ledger_fenced_capture ORDER BY h.idx),
+         count(*) FILTER (WHERE r.idx IS NULL)
+  INTO v_fenced, v_runless
+  FROM held h LEFT JOIN runs r ON r.idx = h.idx;
+  IF v_runless > 0 THEN
+    -- A capture for a run with no row has no fence to write: one by one, it is refused by name.
+    RAISE EXCEPTION 'capture batch needs one-by-one handling' USING ERRCODE = 'CR010';
+  END IF;
   RETURN COALESCE(v_fenced, '{}');
 END $$;
 
@@ -180,7 +220,8 @@ BEGIN
     RETURN QUERY
     SELECT (t.ordinality - 1)::int, x.usage_transaction_id,
            (SELECT count(*)::int FROM photo_charge c
-            WHERE c.org_id = x.org_id AND c.run_id = t.r->>'runId' AND c.usage_type = x.usage_type
+            WHERE c.run_sequence = (SELECT u.sequence FROM usage_run u
+                                    WHERE u.org_id = x.org_id AND u.run_id = t.r->>'runId' AND u.usage_type = x.usage_type)
               AND c.usage_transaction_id = x.usage_transaction_id),
            x.credits_captured, x.credits_reserved - x.credits_captured, ledger_captured_balance(x), true
     FROM jsonb_array_elements(p_requests) WITH ORDINALITY AS t(r, ordinality)
@@ -219,6 +260,7 @@ CREATE OR REPLACE FUNCTION ledger_capture_photos(
 LANGUAGE plpgsql AS $$
 DECLARE
   v_reservation reservation%ROWTYPE;
+  v_run bigint;
   v_transaction bigint;
   v_charged int;
   v_used int;
@@ -232,17 +274,23 @@ BEGIN
     END IF;
     RETURN QUERY SELECT v_reservation.usage_transaction_id,
       (SELECT count(*)::int FROM photo_charge c
-       WHERE c.org_id = p_org AND c.run_id = p_run_id AND c.usage_type = v_reservation.usage_type
+       WHERE c.run_sequence = (SELECT u.sequence FROM usage_run u
+                               WHERE u.org_id = p_org AND u.run_id = p_run_id AND u.usage_type = v_reservation.usage_type)
          AND c.usage_transaction_id = v_reservation.usage_transaction_id),
       v_reservation.credits_captured, v_reservation.credits_reserved - v_reservation.credits_captured,
       ledger_captured_balance(v_reservation), true;
     RETURN;
   END IF;
   PERFORM ledger_require_held(v_reservation);
+  SELECT u.sequence INTO v_run FROM usage_run u
+    WHERE u.org_id = p_org AND u.run_id = p_run_id AND u.usage_type = v_reservation.usage_type;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'usage run "%" (%) not found in organisation %', p_run_id, v_reservation.usage_type, p_org USING ERRCODE = 'CR008';
+  END IF;
   v_transaction := nextval('credit_transaction_id_seq');
   WITH charged AS (
-    INSERT INTO photo_charge (org_id, run_id, usage_type, photo_id, credits, usage_transaction_id)
-      SELECT DISTINCT p_org, p_run_id, v_reservation.usage_type, photo, p_credits_per_photo, v_transaction
+    INSERT INTO photo_charge (run_sequence, photo_id, credits, usage_transaction_id)
+      SELECT DISTINCT v_run, photo, p_credits_per_photo, v_transaction
       FROM unnest(p_photo_ids) AS photo
       ON CONFLICT DO NOTHING
       RETURNING 1
@@ -262,7 +310,7 @@ BEGIN
         status = CASE WHEN p_run_done THEN 'COMPLETED'::usage_run_status ELSE u.status END,
         completed_at = CASE WHEN p_run_done THEN now() ELSE u.completed_at END,
         updated_at = now()
-    WHERE u.org_id = p_org AND u.run_id = p_run_id AND u.usage_type = v_reservation.usage_type;
+    WHERE u.sequence = v_run;
   PERFORM ledger_lock_org(p_org);
   UPDATE reservation r SET capture_fingerprint = v_fingerprint WHERE r.id = v_reservation.id;
   RETURN QUERY SELECT v_transaction, v_charged, v_used, v_reservation.credits_reserved - v_used,
@@ -315,8 +363,7 @@ BEGIN
            q.segment_photos, q.ttl_ms, s.status, s.sequence,
            usage_run_fingerprint_digest(s.request_fingerprint) = usage_run_fingerprint_digest(q.fingerprint) AS fingerprint_matches,
            s.failed_photo_ids AS failed_ids,
-           ARRAY(SELECT c.photo_id FROM photo_charge c
-                 WHERE c.org_id = s.org_id AND c.run_id = s.run_id AND c.usage_type = s.usage_type) AS charged_ids,
+           ARRAY(SELECT c.photo_id FROM photo_charge c WHERE c.run_sequence = s.sequence) AS charged_ids,
            ARRAY(SELECT r.key FROM reservation r
                  WHERE r.org_id = s.org_id AND r.reference = s.run_id AND r.usage_type = s.usage_type AND r.status = 'HELD') AS stale_keys
     FROM requests q LEFT JOIN started s ON s.org_id = q.org_id AND s.run_id = q.run_id AND s.usage_type = q.usage_type
