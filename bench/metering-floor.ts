@@ -27,12 +27,13 @@ export async function measureMeteringFloor(db: Database, options: { runs: number
 
   const write = async (first: number) => {
     const runIds = Array.from({ length: runsPerStatement }, (_, i) => `${tag}-${first + i}`);
-    const recorded = await db.pool.query<{ sequence: string }>(
+    const recorded = await db.pool.query<{ run_id: string; sequence: string }>(
       `INSERT INTO usage_run (org_id, run_id, usage_type, event_id, photo_ids, request_fingerprint)
        SELECT $1, r, 'PHOTO_PROCESSING', $2, $4::text[], 'floor' FROM unnest($3::text[]) AS r
-       RETURNING sequence`,
+       RETURNING run_id, sequence`,
       [org.id, event.id, runIds, photos],
     );
+    const sequences = new Map(recorded.rows.map((row) => [row.run_id, row.sequence]));
     await db.pool.query(
       `WITH org AS (UPDATE organisation SET balance_credits = balance_credits - $4 WHERE id = $1 RETURNING balance_credits),
        runs AS (SELECT r, seq, nextval('credit_transaction_id_seq') AS tx, row_number() OVER () AS n
@@ -49,7 +50,7 @@ export async function measureMeteringFloor(db: Database, options: { runs: number
                      WHERE u.sequence = ANY ($8::bigint[]) RETURNING 1)
        SELECT (SELECT count(*) FROM fence) + (SELECT count(*) FROM usages) + (SELECT count(*) FROM movements)
             + (SELECT count(*) FROM lots) + (SELECT count(*) FROM completed) AS written`,
-      [org.id, event.id, runIds, runsPerStatement * photos.length, lot!.id, photos, photos.length, recorded.rows.map((row) => row.sequence)],
+      [org.id, event.id, runIds, runsPerStatement * photos.length, lot!.id, photos, photos.length, runIds.map((runId) => sequences.get(runId))],
     );
   };
 

@@ -4,6 +4,7 @@ import { LedgerBatcher } from "../ledger/ledger-batcher.js";
 import { makeOrg, readBooks } from "../test/factories.js";
 import { createTestDatabase, type TestDatabase } from "../test/test-database.js";
 import { fingerprint } from "../ledger/ledger-inputs.js";
+import { waitFor } from "../test/wait-for.js";
 import { usageRunFingerprint } from "./metering-queues.js";
 import { MeteringLedger } from "./metering-ledger.js";
 import type { UsageRunPayload } from "./usage-run-payload.js";
@@ -127,6 +128,44 @@ describe("the metering ledger's one statement per batch", () => {
     expect(replay).toEqual({ ...first, replayed: true });
     expect(fresh).toMatchObject({ photosCharged: 1, creditsCaptured: 1, creditsReleased: 1, balanceAfter: 7, replayed: false });
     expect(await readBooks(db, org.id)).toMatchObject({ balance: 7, ledgerSum: 7, reserved: 0 });
+  });
+
+  it("two batches that each charge one run and start the other lock both runs in the same order, so neither deadlocks", async () => {
+    const { org, event } = await makeOrg(db, { credits: 100 });
+    const [r, s] = await recordRuns(org.id, event.id, ["r", "s"], ["p1", "p2"]);
+    const setup = new MeteringLedger(db, new LedgerBatcher(db));
+    await Promise.all([r!, s!].map((run) => setup.begin(run, firstHold(run))));
+    const { rows: [{ sequence }] } = await db.pool.query("SELECT sequence FROM usage_run WHERE org_id = $1 AND run_id = 'r'", [org.id]);
+    // A writer of r's fence that has not committed, so that the first batch stops after taking r.
+    const blocker = await db.pool.connect();
+    await blocker.query("BEGIN");
+    await blocker.query("INSERT INTO photo_charge (run_sequence, photo_id, credits, usage_transaction_id) VALUES ($1, 'p1', 1, 0)", [sequence]);
+    const waitingBatches = async (count: number) => waitFor(
+      async () => (await db.pool.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")).rows[0].n,
+      (n: number) => n >= count, { what: `${count} batches waiting on a lock` });
+
+    // Takeovers: the first batch charges r and starts s again, the second charges s and starts r again.
+    const first = new MeteringLedger(db, new LedgerBatcher(db));
+    const second = new MeteringLedger(db, new LedgerBatcher(db));
+    const firstBatch = Promise.all([
+      first.capturePhotos({ orgId: org.id, key: "r.hold", runId: "r", photoIds: ["p1", "p2"], creditsPerPhoto: 1 }),
+      first.begin(s!, { ...firstHold(s!), key: "s.again" }),
+    ]);
+    await waitingBatches(1);
+    const secondBatch = Promise.all([
+      second.capturePhotos({ orgId: org.id, key: "s.hold", runId: "s", photoIds: ["p1", "p2"], creditsPerPhoto: 1 }),
+      second.begin(r!, { ...firstHold(r!), key: "r.again" }),
+    ]);
+    await waitingBatches(2);
+    await blocker.query("ROLLBACK");
+    blocker.release();
+    await Promise.all([firstBatch, secondBatch]);
+
+    expect([first.stats().refusedBatches, second.stats().refusedBatches]).toEqual([0, 0]);
+    const { rows } = await db.pool.query(
+      `SELECT u.run_id, count(*)::int AS photos FROM photo_charge c JOIN usage_run u ON u.sequence = c.run_sequence
+       WHERE u.org_id = $1 GROUP BY u.run_id ORDER BY u.run_id`, [org.id]);
+    expect(rows).toEqual([{ run_id: "r", photos: 2 }, { run_id: "s", photos: 2 }]);
   });
 
   it("a run that is finished, waiting its turn or holding stale holds gets no hold", async () => {

@@ -45,9 +45,12 @@ export async function superviseMetering(
 
   // An org pauses when its balance cannot pay for a photo; only an addition
   // raises the balance, so this is "credits were added since the pause".
+  // Orgs locked in id order, as metering batches lock them.
   const resumed = await deps.db.pool.query<{ id: string }>(
     `UPDATE organisation o SET processing_state = 'ACTIVE'
-     WHERE o.processing_state = 'PAUSED' AND o.balance_credits - o.reserved_credits >= $1
+     FROM (SELECT id FROM organisation WHERE processing_state = 'PAUSED' AND balance_credits - reserved_credits >= $1
+           ORDER BY id FOR NO KEY UPDATE) AS paused
+     WHERE o.id = paused.id
      RETURNING o.id`,
     [Math.min(...Object.values(creditsPerPhoto))],
   );

@@ -42,8 +42,8 @@ export interface StartRequest extends Omit<UsageRunPayload, "photoIds"> {
 }
 
 export interface StartRow {
-  request_index: number; status: Exclude<StartedRun["status"], "UNRECORDED"> | null; fingerprint_matches: boolean | null; charged_photo_ids: string[];
-  failed_photo_ids: string[]; must_park: boolean; stale_hold_keys: string[];
+  request_index: number; status: Exclude<StartedRun["status"], "UNRECORDED"> | null; fingerprint_matches: boolean | null; charged_photo_ids: string[] | null;
+  failed_photo_ids: string[] | null; must_park: boolean; stale_hold_keys: string[];
   reservation_id: string | null; credits_requested: number | null; credits_reserved: number | null; expires_at: Date | null;
 }
 
@@ -59,8 +59,8 @@ export function toStartedRun(row: StartRow): StartedRun {
   return {
     status: row.status ?? "UNRECORDED",
     fingerprintMatches: row.fingerprint_matches ?? false,
-    chargedPhotoIds: row.charged_photo_ids,
-    failedPhotoIds: row.failed_photo_ids,
+    chargedPhotoIds: row.charged_photo_ids ?? [],
+    failedPhotoIds: row.failed_photo_ids ?? [],
     mustPark: row.must_park,
     staleHoldKeys: row.stale_hold_keys,
     firstHold: row.reservation_id === null ? null : {

@@ -6,8 +6,15 @@
 -- moves credits: the Usage transactions, lots and holds. A second batch of
 -- the same org writes its fence while the first settles.
 --
--- Lock order, everywhere: reservations, then run rows, then organisations,
--- then lots. Photo fence rows are inserted between reservations and orgs.
+-- Lock order, everywhere: reservations, then run rows (a batch locks all of
+-- its runs' rows in one pass, in key order, before it writes a fence row),
+-- then organisations, then lots. Whoever writes a run's fence rows holds the
+-- run's row, so fence inserts never wait on each other in a cycle, and what a
+-- batch then reads of its runs' charges is what they are.
+--
+-- Deploying: this migration rewrites photo_charge, the largest table (a row
+-- per photo charged), and holds usage_run while it does. Stop the metering
+-- workers while it runs.
 
 -- The fence itself, narrower. Each photo charged writes a fence row and an
 -- entry in its primary key, which was (org_id, run_id, usage_type, photo_id):
@@ -15,8 +22,34 @@
 -- database's collation, at each step down the tree. A run's fence rows are
 -- now keyed by the run's sequence number, unique per org, run and kind, and
 -- the photo id compared bytewise: the same fence, about a third cheaper to
--- write. Which org, run and kind a charge belongs to is its run's row.
+-- write. Which org, run and kind a charge belongs to is its run's row, so
+-- run rows are never deleted: a run recorded again would get a new sequence
+-- number, and its photos could be charged again.
 ALTER TABLE "usage_run" ADD CONSTRAINT "usage_run_sequence_key" UNIQUE ("sequence");
+
+CREATE FUNCTION refuse_usage_run_deletion() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'usage runs are kept: their sequence numbers key the photo fence (% refused)', TG_OP USING ERRCODE = 'CR100';
+END $$;
+CREATE TRIGGER usage_run_kept BEFORE DELETE ON "usage_run"
+  FOR EACH ROW EXECUTE FUNCTION refuse_usage_run_deletion();
+CREATE TRIGGER usage_run_no_truncate BEFORE TRUNCATE ON "usage_run"
+  FOR EACH STATEMENT EXECUTE FUNCTION refuse_usage_run_deletion();
+
+-- Photos charged through the ledger API for a run that was never recorded
+-- (capturePhotoCharges did not ask for one) get a record built from their
+-- charges: completed, with the photos charged as its photo list, its event
+-- and user from its Usage transactions. Its fingerprint matches no request,
+-- so enqueueing that run id later is refused as another run, not metered.
+INSERT INTO "usage_run" ("org_id", "run_id", "usage_type", "event_id", "user_id", "photo_ids", "request_fingerprint",
+                         "status", "completed_at")
+  SELECT c."org_id", c."run_id", c."usage_type", min(t."event_id"), (array_agg(t."user_id"))[1],
+         array_agg(c."photo_id" ORDER BY c."photo_id"), 'sha256:recorded-from-its-charges', 'COMPLETED', max(c."created_at")
+  FROM "photo_charge" c
+  JOIN "credit_transaction" t ON t."id" = c."usage_transaction_id"
+  WHERE NOT EXISTS (SELECT 1 FROM "usage_run" u
+                    WHERE u."org_id" = c."org_id" AND u."run_id" = c."run_id" AND u."usage_type" = c."usage_type")
+  GROUP BY c."org_id", c."run_id", c."usage_type";
 
 CREATE TABLE "photo_charge_by_run" (
   "run_sequence" BIGINT NOT NULL,
@@ -32,7 +65,7 @@ INSERT INTO "photo_charge_by_run" ("run_sequence", "photo_id", "credits", "usage
 DO $$
 BEGIN
   IF (SELECT count(*) FROM "photo_charge") <> (SELECT count(*) FROM "photo_charge_by_run") THEN
-    RAISE EXCEPTION 'photo charges whose run has no usage_run row: record those runs, then migrate again';
+    RAISE EXCEPTION 'photo charges lost in the rewrite of photo_charge';
   END IF;
 END $$;
 DROP TABLE "photo_charge";
@@ -42,6 +75,28 @@ CREATE TRIGGER photo_charge_append_only BEFORE UPDATE OR DELETE ON "photo_charge
   FOR EACH ROW EXECUTE FUNCTION refuse_ledger_change();
 CREATE TRIGGER photo_charge_no_truncate BEFORE TRUNCATE ON "photo_charge"
   FOR EACH STATEMENT EXECUTE FUNCTION refuse_ledger_change();
+ANALYZE "photo_charge";
+
+-- Locks the holds that captures name, in key order: the first lock a batch takes.
+CREATE FUNCTION ledger_lock_holds(p_captures jsonb) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM 1
+  FROM (SELECT (r->>'orgId')::uuid AS org_id, r->>'key' AS key FROM jsonb_array_elements(p_captures) AS r ORDER BY 1, 2) AS q
+  CROSS JOIN LATERAL (SELECT 1 FROM reservation x WHERE x.org_id = q.org_id AND x.key = q.key LIMIT 1 FOR UPDATE) AS x;
+END $$;
+
+-- Locks the rows of the runs that p_requests (captures or run starts) name,
+-- every kind of each, in key order: once per batch, before its first fence row.
+CREATE FUNCTION metering_lock_runs(p_requests jsonb) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM 1
+  FROM (SELECT DISTINCT (r->>'orgId')::uuid AS org_id, r->>'runId' AS run_id FROM jsonb_array_elements(p_requests) AS r
+        ORDER BY 1, 2) AS k
+  CROSS JOIN LATERAL (SELECT 1 FROM usage_run u WHERE u.org_id = k.org_id AND u.run_id = k.run_id
+                      ORDER BY u.usage_type FOR NO KEY UPDATE) AS x;
+END $$;
 
 -- What a batch's unlocked part hands to its locked part.
 CREATE TYPE ledger_fenced_capture AS (
@@ -53,12 +108,13 @@ CREATE TYPE ledger_fenced_capture AS (
 CREATE TYPE metering_run_start AS (
   idx int, org_id uuid, run_id text, usage_type usage_type, event_id int, user_id uuid, hold_key text,
   price int, segment_photos int, ttl_ms int, status usage_run_status, sequence bigint, fingerprint_matches boolean,
-  charged_ids text[], failed_ids text[], stale_keys text[], pending_photos int
+  charged_ids text[], failed_ids text[], pending_photos int
 );
 
 -- Locks the captures' holds, refuses a batch that needs one-by-one handling
 -- (CR010), writes the fence rows of the held ones and records their runs'
--- failed photos and completion. No org lock is taken.
+-- failed photos and completion. The caller has locked the runs' rows; no org
+-- lock is taken.
 CREATE FUNCTION ledger_fence_photo_captures(p_requests jsonb) RETURNS ledger_fenced_capture[]
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
@@ -243,9 +299,12 @@ RETURNS TABLE (request_index int, transaction_id bigint, photos_charged int, cre
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
-  v_fenced ledger_fenced_capture[] := ledger_fence_photo_captures(p_requests);
+  v_fenced ledger_fenced_capture[];
   v_orgs uuid[] := ARRAY(SELECT DISTINCT (r->>'orgId')::uuid FROM jsonb_array_elements(p_requests) AS r);
 BEGIN
+  PERFORM ledger_lock_holds(p_requests);
+  PERFORM metering_lock_runs(p_requests);
+  v_fenced := ledger_fence_photo_captures(p_requests);
   PERFORM 1 FROM organisation o WHERE o.id = ANY (v_orgs) ORDER BY o.id FOR NO KEY UPDATE;
   PERFORM 1 FROM credit_lot l WHERE l.org_id = ANY (v_orgs) AND l.is_open ORDER BY l.id FOR NO KEY UPDATE;
   RETURN QUERY SELECT * FROM ledger_settle_photo_captures(p_requests, v_fenced);
@@ -283,7 +342,8 @@ BEGIN
   END IF;
   PERFORM ledger_require_held(v_reservation);
   SELECT u.sequence INTO v_run FROM usage_run u
-    WHERE u.org_id = p_org AND u.run_id = p_run_id AND u.usage_type = v_reservation.usage_type;
+    WHERE u.org_id = p_org AND u.run_id = p_run_id AND u.usage_type = v_reservation.usage_type
+    FOR NO KEY UPDATE;
   IF NOT FOUND THEN
     RAISE EXCEPTION 'usage run "%" (%) not found in organisation %', p_run_id, v_reservation.usage_type, p_org USING ERRCODE = 'CR008';
   END IF;
@@ -317,8 +377,8 @@ BEGIN
     ledger_settle_reservation(v_reservation, v_used, v_transaction), false;
 END $$;
 
--- Marks the runs RUNNING and reads what each needs to continue. No org lock
--- is taken. A worker sends a run's photo count and fingerprint, not its photo
+-- Marks the runs RUNNING and reads what each needs to continue. The caller
+-- has locked the runs' rows; no org lock is taken. A worker sends a run's photo count and fingerprint, not its photo
 -- list, which the run's row already holds: a run with no row (enqueued around
 -- the producer) is answered with a NULL status, and the worker starts it again
 -- with its photos, which records it.
@@ -363,13 +423,11 @@ BEGIN
            q.segment_photos, q.ttl_ms, s.status, s.sequence,
            usage_run_fingerprint_digest(s.request_fingerprint) = usage_run_fingerprint_digest(q.fingerprint) AS fingerprint_matches,
            s.failed_photo_ids AS failed_ids,
-           ARRAY(SELECT c.photo_id FROM photo_charge c WHERE c.run_sequence = s.sequence) AS charged_ids,
-           ARRAY(SELECT r.key FROM reservation r
-                 WHERE r.org_id = s.org_id AND r.reference = s.run_id AND r.usage_type = s.usage_type AND r.status = 'HELD') AS stale_keys
+           ARRAY(SELECT c.photo_id FROM photo_charge c WHERE c.run_sequence = s.sequence) AS charged_ids
     FROM requests q LEFT JOIN started s ON s.org_id = q.org_id AND s.run_id = q.run_id AND s.usage_type = q.usage_type
   )
   SELECT array_agg(ROW(k.idx, k.org_id, k.run_id, k.usage_type, k.event_id, k.user_id, k.hold_key, k.price, k.segment_photos,
-                       k.ttl_ms, k.status, k.sequence, k.fingerprint_matches, k.charged_ids, k.failed_ids, k.stale_keys,
+                       k.ttl_ms, k.status, k.sequence, k.fingerprint_matches, k.charged_ids, k.failed_ids,
                        -- The photos neither charged nor failed, as the worker counts them. Until one is, that
                        -- is every photo of the run: the fingerprint says the worker has the same ones.
                        CASE WHEN cardinality(k.charged_ids) + cardinality(k.failed_ids) = 0
@@ -398,7 +456,10 @@ BEGIN
     SELECT s.*,
            EXISTS (SELECT 1 FROM organisation o WHERE o.id = s.org_id AND o.processing_state = 'PAUSED')
              OR EXISTS (SELECT 1 FROM usage_run p WHERE p.org_id = s.org_id AND p.status = 'PARKED' AND p.sequence < s.sequence)
-             AS must_park
+             AS must_park,
+           -- Holds are taken under the org's lock, so this is every hold the run still has.
+           ARRAY(SELECT r.key FROM reservation r
+                 WHERE r.org_id = s.org_id AND r.reference = s.run_id AND r.usage_type = s.usage_type AND r.status = 'HELD') AS stale_keys
     FROM unnest(p_starts) AS s
   ),
   wanted AS (
@@ -458,6 +519,8 @@ DECLARE
   v_starts metering_run_start[];
   v_capture_orgs uuid[] := ARRAY(SELECT DISTINCT (r->>'orgId')::uuid FROM jsonb_array_elements(p_captures) AS r);
 BEGIN
+  PERFORM ledger_lock_holds(p_captures);
+  PERFORM metering_lock_runs(p_captures || p_runs);
   IF v_captures THEN
     v_fenced := ledger_fence_photo_captures(p_captures);
   END IF;
