@@ -111,10 +111,10 @@ CREATE TYPE metering_run_start AS (
   charged_ids text[], failed_ids text[], pending_photos int
 );
 
--- Locks the captures' holds, refuses a batch that needs one-by-one handling
--- (CR010), writes the fence rows of the held ones and records their runs'
--- failed photos and completion. The caller has locked the runs' rows; no org
--- lock is taken.
+-- Refuses a batch that needs one-by-one handling (CR010), writes the fence
+-- rows of the held captures and records their runs' failed photos and
+-- completion. The caller has locked the captures' holds and their runs' rows
+-- (ledger_lock_holds, metering_lock_runs); no org lock is taken.
 CREATE FUNCTION ledger_fence_photo_captures(p_requests jsonb) RETURNS ledger_fenced_capture[]
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
@@ -128,12 +128,12 @@ BEGIN
   WITH requests AS (
     SELECT (r->>'orgId')::uuid AS org_id, r->>'key' AS key, r FROM jsonb_array_elements(p_requests) AS r
   ),
-  locked AS (
+  holds AS (
     SELECT q.r, x.status, x.capture_fingerprint
-    FROM (SELECT * FROM requests ORDER BY org_id, key) AS q
+    FROM requests AS q
     CROSS JOIN LATERAL (
       SELECT x.status, x.capture_fingerprint FROM reservation x
-      WHERE x.org_id = q.org_id AND x.key = q.key LIMIT 1 FOR UPDATE
+      WHERE x.org_id = q.org_id AND x.key = q.key LIMIT 1
     ) AS x
   )
   SELECT count(*) FILTER (WHERE l.status IN ('HELD', 'CAPTURED')),
@@ -141,7 +141,7 @@ BEGIN
            l.r->>'runId', (l.r->>'creditsPerPhoto')::int, ARRAY(SELECT jsonb_array_elements_text(l.r->'photoIds')),
            ARRAY(SELECT jsonb_array_elements_text(l.r->'failedPhotoIds')), (l.r->>'runDone')::boolean))
   INTO v_settleable, v_conflicting
-  FROM locked l;
+  FROM holds l;
   IF v_settleable <> v_requests OR v_conflicting > 0
      OR (SELECT count(DISTINCT (r->>'orgId', r->>'key')) FROM jsonb_array_elements(p_requests) AS r) <> v_requests
      OR (SELECT count(DISTINCT (r->>'orgId', r->>'runId')) FROM jsonb_array_elements(p_requests) AS r) <> v_requests THEN
