@@ -7,6 +7,7 @@ import { fingerprint } from "../ledger/ledger-inputs.js";
 import { waitFor } from "../test/wait-for.js";
 import { usageRunFingerprint } from "./metering-queues.js";
 import { MeteringLedger } from "./metering-ledger.js";
+import { startRequest } from "./start-usage-runs.js";
 import type { UsageRunPayload } from "./usage-run-payload.js";
 
 let db: TestDatabase;
@@ -166,6 +167,35 @@ describe("the metering ledger's one statement per batch", () => {
       `SELECT u.run_id, count(*)::int AS photos FROM photo_charge c JOIN usage_run u ON u.sequence = c.run_sequence
        WHERE u.org_id = $1 GROUP BY u.run_id ORDER BY u.run_id`, [org.id]);
     expect(rows).toEqual([{ run_id: "r", photos: 2 }, { run_id: "s", photos: 2 }]);
+  });
+
+  it("a batch looks its rows up by key, however the tables have grown since its connection cached its plans", async () => {
+    const { org, event } = await makeOrg(db, { credits: 1_000_000 });
+    const client = await db.pool.connect();
+    const plans: string[] = [];
+    client.on("notice", (notice) => plans.push(notice.message ?? ""));
+    try {
+      await client.query("LOAD 'auto_explain'");
+      await client.query("SET auto_explain.log_min_duration = 0; SET auto_explain.log_nested_statements = on; SET auto_explain.log_level = notice");
+      const batch = async (round: number) => {
+        const runs = await recordRuns(org.id, event.id, [`plan-${round}-a`, `plan-${round}-b`], ["p1"]);
+        const begins = runs.map((run) => startRequest(run, firstHold(run), { recordRun: false }));
+        await client.query("SELECT * FROM metering_settle_and_begin('[]', $1::jsonb)", [JSON.stringify(begins)]);
+        const captures = runs.map((run) => ({ orgId: org.id, key: firstHold(run).key, runId: run.runId, photoIds: ["p1"], creditsPerPhoto: 1, failedPhotoIds: [], runDone: true }));
+        await client.query("SELECT * FROM metering_settle_and_begin($1::jsonb, '[]')", [JSON.stringify(captures)]);
+      };
+      // Enough batches, while the tables are small, for the connection to keep generic plans.
+      for (let round = 0; round < 8; round++) await batch(round);
+      await db.pool.query(
+        `INSERT INTO usage_run (org_id, run_id, usage_type, event_id, photo_ids, request_fingerprint, status)
+         SELECT $1, 'grown-' || g, 'PHOTO_PROCESSING', $2, '{p1}', 'f', 'COMPLETED' FROM generate_series(1, 20000) AS g`, [org.id, event.id]);
+      plans.length = 0;
+      await batch(8);
+      expect(plans.length).toBeGreaterThan(0);
+      expect(plans.filter((plan) => /Seq Scan on (usage_run|reservation|photo_charge|organisation)\b/.test(plan))).toEqual([]);
+    } finally {
+      client.release(true);
+    }
   });
 
   it("a run that is finished, waiting its turn or holding stale holds gets no hold", async () => {

@@ -6,6 +6,12 @@
 -- moves credits: the Usage transactions, lots and holds. A second batch of
 -- the same org writes its fence while the first settles.
 --
+-- The batch functions look every row up by its key. They run on pooled
+-- connections, whose cached plans were made when the tables were small; with
+-- no fresh statistics (autovacuum's ANALYZE replans them, but only now and
+-- then) such a plan went on scanning usage_run or reservation whole, every
+-- batch, as they grew. These functions plan without table scans.
+--
 -- Lock order, everywhere: reservations, then run rows (a batch locks all of
 -- its runs' rows in one pass, in key order, before it writes a fence row),
 -- then organisations, then lots. Whoever writes a run's fence rows holds the
@@ -116,7 +122,7 @@ CREATE TYPE metering_run_start AS (
 -- completion. The caller has locked the captures' holds and their runs' rows
 -- (ledger_lock_holds, metering_lock_runs); no org lock is taken.
 CREATE FUNCTION ledger_fence_photo_captures(p_requests jsonb) RETURNS ledger_fenced_capture[]
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET enable_seqscan = off AS $$
 #variable_conflict use_column
 DECLARE
   v_requests int := jsonb_array_length(p_requests);
@@ -204,7 +210,7 @@ END $$;
 CREATE FUNCTION ledger_settle_photo_captures(p_requests jsonb, p_fenced ledger_fenced_capture[])
 RETURNS TABLE (request_index int, transaction_id bigint, photos_charged int, credits_captured int,
                credits_released int, balance_after bigint, replayed boolean)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET enable_seqscan = off AS $$
 #variable_conflict use_column
 DECLARE
   v_orgs uuid[] := ARRAY(SELECT DISTINCT (r->>'orgId')::uuid FROM jsonb_array_elements(p_requests) AS r);
@@ -296,7 +302,7 @@ END $$;
 CREATE OR REPLACE FUNCTION ledger_capture_photos_many(p_requests jsonb)
 RETURNS TABLE (request_index int, transaction_id bigint, photos_charged int, credits_captured int,
                credits_released int, balance_after bigint, replayed boolean)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET enable_seqscan = off AS $$
 #variable_conflict use_column
 DECLARE
   v_fenced ledger_fenced_capture[];
@@ -383,7 +389,7 @@ END $$;
 -- the producer) is answered with a NULL status, and the worker starts it again
 -- with its photos, which records it.
 CREATE FUNCTION metering_record_run_starts(p_runs jsonb) RETURNS metering_run_start[]
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET enable_seqscan = off AS $$
 #variable_conflict use_column
 DECLARE
   v_starts metering_run_start[];
@@ -448,7 +454,7 @@ CREATE FUNCTION metering_hold_first_segments(p_starts metering_run_start[])
 RETURNS TABLE (request_index int, status usage_run_status, fingerprint_matches boolean, charged_photo_ids text[],
                failed_photo_ids text[], must_park boolean, stale_hold_keys text[],
                reservation_id bigint, credits_requested int, credits_reserved int, expires_at timestamptz)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET enable_seqscan = off AS $$
 #variable_conflict use_column
 BEGIN
   RETURN QUERY
@@ -510,7 +516,7 @@ RETURNS TABLE (part text, request_index int,
                status usage_run_status, fingerprint_matches boolean, charged_photo_ids text[], failed_photo_ids text[],
                must_park boolean, stale_hold_keys text[], reservation_id bigint, credits_requested int,
                credits_reserved int, expires_at timestamptz)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET enable_seqscan = off AS $$
 #variable_conflict use_column
 DECLARE
   v_captures boolean := jsonb_array_length(p_captures) > 0;
