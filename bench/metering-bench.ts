@@ -153,7 +153,7 @@ async function measureBatchedRowCeiling(db: Database, durationMs: number): Promi
   return { rowsPerSecond: result.operationsPerSecond * 100, cpu: cpuPerItem(cpuBefore, readCpu(), result.operations * 100) };
 }
 
-export async function meterScenario(db: Database, queueSettings: QueueSettings, scenario: Scenario) {
+async function meterScenario(db: Database, queueSettings: QueueSettings, scenario: Scenario) {
   const tag = randomUUID().slice(0, 8);
   const queues = { ...queueSettings, prefix: `${queueSettings.prefix}-${tag}` };
   const orgs = await Promise.all(Array.from({ length: scenario.orgs }, async (_, i) => {

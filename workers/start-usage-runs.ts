@@ -42,7 +42,7 @@ export interface StartRequest extends Omit<UsageRunPayload, "photoIds"> {
 }
 
 export interface StartRow {
-  request_index: number; status: Exclude<StartedRun["status"], "UNRECORDED"> | null; fingerprint_matches: boolean | null; charged_photo_ids: string[] | null;
+  request_index: number; status: Exclude<StartedRun["status"], "UNRECORDED"> | null; fingerprint_matches: boolean | null; charged_photo_ids: string[];
   failed_photo_ids: string[] | null; must_park: boolean; stale_hold_keys: string[];
   reservation_id: string | null; credits_requested: number | null; credits_reserved: number | null; expires_at: Date | null;
 }
@@ -59,7 +59,7 @@ export function toStartedRun(row: StartRow): StartedRun {
   return {
     status: row.status ?? "UNRECORDED",
     fingerprintMatches: row.fingerprint_matches ?? false,
-    chargedPhotoIds: row.charged_photo_ids ?? [],
+    chargedPhotoIds: row.charged_photo_ids,
     failedPhotoIds: row.failed_photo_ids ?? [],
     mustPark: row.must_park,
     staleHoldKeys: row.stale_hold_keys,
