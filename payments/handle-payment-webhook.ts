@@ -37,9 +37,12 @@ export async function handlePaymentWebhook(
   const byIntent = await deps.db.pool.query<{ id: string }>("SELECT id FROM payment WHERE provider_intent_id = $1", [event.data.intentId]);
   let paymentId = byIntent.rows[0]?.id;
   // The webhook can beat us to storing the intent id (or our process died before it).
+  // The purchase may store it between the lookup above and this update: the
+  // same id already there matches too.
   if (!paymentId && event.data.paymentId && z.uuid().safeParse(event.data.paymentId).success) {
     const byId = await deps.db.pool.query<{ id: string }>(
-      "UPDATE payment SET provider_intent_id = $2 WHERE id = $1 AND provider_intent_id IS NULL RETURNING id",
+      `UPDATE payment SET provider_intent_id = $2
+       WHERE id = $1 AND (provider_intent_id IS NULL OR provider_intent_id = $2) RETURNING id`,
       [event.data.paymentId, event.data.intentId],
     );
     paymentId = byId.rows[0]?.id;
