@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { Queue, Worker } from "bullmq";
+import { Queue, Worker, type Job } from "bullmq";
 import type { Logger } from "../core/logger.js";
 import type { Mailer } from "../core/mailer.js";
 import { isAppError } from "../core/errors.js";
@@ -73,7 +73,11 @@ export function startMeteringWorkers(options: MeteringWorkerOptions): MeteringWo
     onOrgPaused: notifyPaused,
   };
 
-  const meteringWorker = new Worker<UsageRunPayload, MeteringOutcome>(
+  // A job's outcome stays in this process: it is logged, and handed to onJobDone's listeners once
+  // the job is completed in Redis. Sent to Redis as the job's return value, it would cost every job
+  // a larger finishing script and event for a value that nobody reads (completed jobs go at once).
+  const outcomes = new WeakMap<Job, MeteringOutcome>();
+  const meteringWorker = new Worker<UsageRunPayload, void>(
     meteringQueueName,
     handleJob(
       logger,
@@ -81,7 +85,7 @@ export function startMeteringWorkers(options: MeteringWorkerOptions): MeteringWo
         const run = parseInput(usageRunPayload, job.data, "usage run job");
         const outcome = await meterUsageRun(meteringDeps, run, { id: randomUUID().slice(0, 8), logger: log });
         log.info(outcome, `run ${outcome.outcome}`);
-        return outcome;
+        outcomes.set(job, outcome);
       },
       async (job, error) => {
         const run = usageRunPayload.safeParse(job.data);
@@ -136,7 +140,10 @@ export function startMeteringWorkers(options: MeteringWorkerOptions): MeteringWo
 
   return {
     onJobDone(listener) {
-      meteringWorker.on("completed", (_job, outcome) => listener(outcome));
+      meteringWorker.on("completed", (job) => {
+        const outcome = outcomes.get(job);
+        if (outcome) listener(outcome);
+      });
     },
     async close() {
       stopped = true;
