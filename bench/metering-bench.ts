@@ -10,6 +10,7 @@ import { createEvent } from "../organisations/create-event.js";
 import { createOrganisation } from "../organisations/create-organisation.js";
 import type { Database } from "../prisma/database.js";
 import { enqueueUsageRuns } from "../workers/enqueue-usage-run.js";
+import type { MeteringOutcome } from "../workers/meter-usage-run.js";
 import { createMeteringQueue, usageRunJobId, usageRunJobOptions, type QueueSettings } from "../workers/metering-queues.js";
 import { startMeteringWorkers } from "../workers/metering-workers.js";
 import { SimulatedPhotoProcessor } from "../workers/simulated-photo-processor.js";
@@ -43,7 +44,7 @@ export async function runMeteringBench(
   const hundredPhotoRuns = options.quick ? 400 : 4_000;
 
   // A first, untimed pass, so that neither ceiling pays for compiling BullMQ's and ioredis's paths.
-  await measureBullmqCeiling(queues, 2_000, "run jobs");
+  for (const shape of ["bare", "run jobs"] as const) await measureBullmqCeiling(queues, 2_000, shape);
   await checkpoint(db);
   const { jobsPerSecond: bullmqCeiling, cpu: bullmqCpu } = await measureBullmqCeiling(queues, onePhotoJobs, "bare");
   options.log(`BullMQ ceiling (empty processor, concurrency ${concurrency}, producer running): ${bullmqCeiling.toFixed(0)} jobs/s; ${describeCpu(bullmqCpu, "job")}`);
@@ -140,16 +141,17 @@ async function checkpoint(db: Database): Promise<void> {
  * BullMQ alone: an empty processor at the workers' concurrency, the producer
  * adding jobs in chunks meanwhile. "bare" jobs carry a counter and nothing
  * else; "run jobs" carry what a one-photo run job carries (its payload, its
- * job id, the metering queue's job options and worker settings), so that the
- * difference is BullMQ's own cost of our jobs.
+ * job id, the metering queue's job options and worker settings, an outcome
+ * returned), so that the difference is BullMQ's own cost of our jobs.
  */
 async function measureBullmqCeiling(queues: QueueSettings, jobs: number, shape: "bare" | "run jobs"): Promise<{ jobsPerSecond: number; cpu: CpuPerItem | null }> {
   const name = `ceiling-${randomUUID().slice(0, 8)}`;
   const queue = new Queue(name, { connection: queues.connection, prefix: queues.prefix });
   let completed = 0;
+  const outcome: MeteringOutcome = { outcome: "completed", photosCharged: 1, photosFailed: 0, photosLeft: 0 };
   const worker = shape === "bare"
     ? new Worker(name, async () => {}, { connection: queues.connection, prefix: queues.prefix, concurrency, removeOnComplete: { count: 0 } })
-    : new Worker(name, async () => {}, {
+    : new Worker(name, async () => outcome, {
       connection: queues.connection, prefix: queues.prefix, concurrency, lockDuration: 30_000, stalledInterval: 30_000, maxStalledCount: 5,
     });
   worker.on("completed", () => { completed += 1; });

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { Queue, Worker, type Job } from "bullmq";
+import { Queue, Worker } from "bullmq";
 import type { Logger } from "../core/logger.js";
 import type { Mailer } from "../core/mailer.js";
 import { isAppError } from "../core/errors.js";
@@ -73,11 +73,7 @@ export function startMeteringWorkers(options: MeteringWorkerOptions): MeteringWo
     onOrgPaused: notifyPaused,
   };
 
-  // A job's outcome stays in this process: it is logged, and handed to onJobDone's listeners once
-  // the job is completed in Redis. Sent to Redis as the job's return value, it would cost every job
-  // a larger finishing script and event for a value that nobody reads (completed jobs go at once).
-  const outcomes = new WeakMap<Job, MeteringOutcome>();
-  const meteringWorker = new Worker<UsageRunPayload, void>(
+  const meteringWorker = new Worker<UsageRunPayload, MeteringOutcome>(
     meteringQueueName,
     handleJob(
       logger,
@@ -85,7 +81,7 @@ export function startMeteringWorkers(options: MeteringWorkerOptions): MeteringWo
         const run = parseInput(usageRunPayload, job.data, "usage run job");
         const outcome = await meterUsageRun(meteringDeps, run, { id: randomUUID().slice(0, 8), logger: log });
         log.info(outcome, `run ${outcome.outcome}`);
-        outcomes.set(job, outcome);
+        return outcome;
       },
       async (job, error) => {
         const run = usageRunPayload.safeParse(job.data);
@@ -140,10 +136,7 @@ export function startMeteringWorkers(options: MeteringWorkerOptions): MeteringWo
 
   return {
     onJobDone(listener) {
-      meteringWorker.on("completed", (job) => {
-        const outcome = outcomes.get(job);
-        if (outcome) listener(outcome);
-      });
+      meteringWorker.on("completed", (_job, outcome) => listener(outcome));
     },
     async close() {
       stopped = true;
