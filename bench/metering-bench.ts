@@ -11,7 +11,7 @@ import { createOrganisation } from "../organisations/create-organisation.js";
 import type { Database } from "../prisma/database.js";
 import { enqueueUsageRuns } from "../workers/enqueue-usage-run.js";
 import type { MeteringOutcome } from "../workers/meter-usage-run.js";
-import { createMeteringQueue, usageRunJobId, usageRunJobOptions, type QueueSettings } from "../workers/metering-queues.js";
+import { createMeteringQueue, notificationQueueName, usageRunJobId, usageRunJobOptions, type QueueSettings } from "../workers/metering-queues.js";
 import { startMeteringWorkers } from "../workers/metering-workers.js";
 import { SimulatedPhotoProcessor } from "../workers/simulated-photo-processor.js";
 import { figure, type BenchFigure } from "./bench-figure.js";
@@ -245,7 +245,11 @@ async function meterScenario(db: Database, queueSettings: QueueSettings, scenari
     "SELECT count(*)::int AS n FROM photo_charge c JOIN usage_run u ON u.sequence = c.run_sequence WHERE u.org_id = ANY($1)", [orgIds]);
   if (charged.rows[0].n !== totalPhotos) throw new Error(`bench charged ${charged.rows[0].n} photos, expected ${totalPhotos}`);
   await workers.close();
-  await queue.obliterate({ force: true }).catch(() => {});
-  await queue.close();
+  // The workers' notification queue too, which left its meta key behind under each scenario's prefix.
+  const notifications = new Queue(notificationQueueName, { connection: queues.connection, prefix: queues.prefix });
+  for (const finished of [queue, notifications]) {
+    await finished.obliterate({ force: true }).catch(() => {});
+    await finished.close();
+  }
   return { photosPerSecond: totalPhotos / seconds, p50Ms: Number(latency.rows[0]!.p50), p99Ms: Number(latency.rows[0]!.p99), cpu };
 }
