@@ -11,7 +11,7 @@ import { createOrganisation } from "../organisations/create-organisation.js";
 import type { Database } from "../prisma/database.js";
 import { enqueueUsageRuns } from "../workers/enqueue-usage-run.js";
 import type { MeteringOutcome } from "../workers/meter-usage-run.js";
-import { createMeteringQueue, notificationQueueName, usageRunJobId, usageRunJobOptions, type QueueSettings } from "../workers/metering-queues.js";
+import { createMeteringQueue, notificationQueueName, usageRunJobId, usageRunJobOptions, usageRunWorkerSettings, type QueueSettings } from "../workers/metering-queues.js";
 import { startMeteringWorkers } from "../workers/metering-workers.js";
 import { SimulatedPhotoProcessor } from "../workers/simulated-photo-processor.js";
 import { figure, type BenchFigure } from "./bench-figure.js";
@@ -151,9 +151,7 @@ async function measureBullmqCeiling(queues: QueueSettings, jobs: number, shape: 
   const outcome: MeteringOutcome = { outcome: "completed", photosCharged: 1, photosFailed: 0, photosLeft: 0 };
   const worker = shape === "bare"
     ? new Worker(name, async () => {}, { connection: queues.connection, prefix: queues.prefix, concurrency, removeOnComplete: { count: 0 } })
-    : new Worker(name, async () => outcome, {
-      connection: queues.connection, prefix: queues.prefix, concurrency, lockDuration: 30_000, stalledInterval: 30_000, maxStalledCount: 5,
-    });
+    : new Worker(name, async () => outcome, { connection: queues.connection, prefix: queues.prefix, concurrency, ...usageRunWorkerSettings() });
   worker.on("completed", () => { completed += 1; });
   await worker.waitUntilReady();
   const orgId = randomUUID();

@@ -36,6 +36,15 @@ export const usageRunJobOptions: JobsOptions = {
   removeOnFail: { age: 7 * 24 * 3600 },
 };
 
+/**
+ * How the run workers hold their jobs: a job is a worker's for `lockDurationMs`
+ * without a renewal, so a dead worker's jobs are noticed within one lock
+ * duration and handed to a live one.
+ */
+export function usageRunWorkerSettings(lockDurationMs = 30_000) {
+  return { lockDuration: lockDurationMs, stalledInterval: lockDurationMs, maxStalledCount: 5 };
+}
+
 export function createMeteringQueue(settings: QueueSettings): Queue<UsageRunPayload> {
   return new Queue<UsageRunPayload>(meteringQueueName, { connection: settings.connection, prefix: settings.prefix });
 }

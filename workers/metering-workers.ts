@@ -9,7 +9,7 @@ import type { Database } from "../prisma/database.js";
 import { handleJob } from "./handle-job.js";
 import { meterUsageRun, type MeteringOutcome } from "./meter-usage-run.js";
 import { MeteringLedger } from "./metering-ledger.js";
-import { createMeteringQueue, meteringQueueName, notificationQueueName, type QueueSettings } from "./metering-queues.js";
+import { createMeteringQueue, meteringQueueName, notificationQueueName, usageRunWorkerSettings, type QueueSettings } from "./metering-queues.js";
 import { superviseMetering } from "./metering-supervisor.js";
 import {
   notifyProcessingPaused, processingPausedJobId, processingPausedPayload, type ProcessingPausedPayload,
@@ -88,11 +88,7 @@ export function startMeteringWorkers(options: MeteringWorkerOptions): MeteringWo
         if (run.success) await failUsageRun(db, run.data, (error as Error).message);
       },
     ),
-    {
-      ...connection, concurrency: options.concurrency,
-      // A dead worker's jobs are noticed within one lock duration and handed to a live one.
-      lockDuration: options.lockDurationMs ?? 30_000, stalledInterval: options.lockDurationMs ?? 30_000, maxStalledCount: 5,
-    },
+    { ...connection, concurrency: options.concurrency, ...usageRunWorkerSettings(options.lockDurationMs) },
   );
   const notificationWorker = new Worker<ProcessingPausedPayload>(
     notificationQueueName,
